@@ -1,0 +1,183 @@
+"""Structured outputs the agents produce: the experience (ConvoGen) and the speaker choice.
+
+These are LLM outputs, an untrusted edge: `extra="forbid"`, bounded strings and lists (a tiny
+model under a grammar repeats list items until max_tokens without `maxItems`/`maxLength`).
+Structural rules live in the schema, so constrained decoding enforces them; cross-field rules
+(unique names, starter speaker is a participant) live in `experience_problems`, because a
+grammar cannot express them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Quality = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class Memory(_Output):
+    recent: str = Field(min_length=1, max_length=160)
+    long_term: str = Field(min_length=1, max_length=160)
+
+
+class Participant(_Output):
+    name: str = Field(min_length=1, max_length=40)
+    age: int = Field(ge=5, le=100)
+    qualities: list[Quality] = Field(min_length=1, max_length=4)
+    lifestyle: str = Field(min_length=1, max_length=160)
+    speech_style: str = Field(min_length=1, max_length=120)
+    memory: Memory
+
+
+class Relation(_Output):
+    person_a: str = Field(min_length=1, max_length=40)
+    person_b: str = Field(min_length=1, max_length=40)
+    relation: str = Field(min_length=1, max_length=120)
+
+
+class Starter(_Output):
+    speaker: str = Field(min_length=1, max_length=40)
+    text: str = Field(min_length=1, max_length=200)
+
+
+class Experience(_Output):
+    """A group of related personas, a situation that brings them together, a topic, a starter."""
+
+    participants: list[Participant] = Field(min_length=2, max_length=8)
+    relations: list[Relation] = Field(min_length=1, max_length=10)
+    situation: str = Field(min_length=1, max_length=300)
+    topic: str = Field(min_length=1, max_length=120)
+    starter: Starter
+
+
+def experience_schema(num_participants: int, names: Sequence[str] | None = None) -> type[Experience]:
+    """The Experience schema with the participant count fixed, for constrained decoding.
+
+    With `names` (pinned, one per participant) every name, the starter's speaker and the
+    relation ends become constants/enums in the grammar: a tiny model otherwise copies the
+    shot's names and produces duplicates most of the time.
+    """
+    max_relations = min(10, num_participants * (num_participants - 1) // 2)
+    fields: dict[str, Any] = {
+        "relations": (list[Relation], Field(min_length=1, max_length=max_relations)),
+    }
+    if names is None:
+        fields["participants"] = (
+            list[Participant],
+            Field(min_length=num_participants, max_length=num_participants),
+        )
+    else:
+        if len(names) != num_participants:
+            raise ValueError(f"need {num_participants} names, got {len(names)}")
+        name_enum = Literal[tuple(names)]  # type: ignore[valid-type]
+        pinned = tuple(
+            create_model(f"Participant{i}", __base__=Participant, name=(Literal[name], ...))  # type: ignore[call-overload,valid-type]
+            for i, name in enumerate(names)
+        )
+        fields["participants"] = (tuple[pinned], ...)  # type: ignore[valid-type]
+        relation = create_model(  # type: ignore[call-overload]
+            "PinnedRelation", __base__=Relation, person_a=(name_enum, ...), person_b=(name_enum, ...)
+        )
+        fields["relations"] = (list[relation], Field(min_length=1, max_length=max_relations))  # type: ignore[valid-type]
+        starter = create_model("PinnedStarter", __base__=Starter, speaker=(name_enum, ...))  # type: ignore[call-overload]
+        fields["starter"] = (starter, ...)
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"Experience{num_participants}", __base__=Experience, **fields
+    )
+
+
+def speaker_slug(display_name: str) -> str:
+    """An identifier-safe agent name: AutoGen needs identifiers, OpenAI `^[a-zA-Z0-9_-]+$`."""
+    ascii_name = unicodedata.normalize("NFKD", display_name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", ascii_name).strip("_")[:40]
+    if not slug or slug[0].isdigit():
+        slug = f"P_{slug}" if slug else "P"
+    return slug
+
+
+def _blank(text: str) -> bool:
+    return not text.strip()
+
+
+def experience_problems(experience: Experience, num_participants: int | None = None) -> list[str]:
+    """Every reason this experience is unusable; empty means usable."""
+    problems: list[str] = []
+    names = [p.name.strip() for p in experience.participants]
+    if num_participants is not None and len(names) != num_participants:
+        problems.append(f"expected {num_participants} participants, got {len(names)}")
+    lowered = [n.casefold() for n in names]
+    duplicates = sorted({n for n in names if lowered.count(n.casefold()) > 1})
+    if duplicates:
+        problems.append(f"duplicate participant names: {', '.join(duplicates)}")
+    slugs = [speaker_slug(n) for n in names]
+    if len(set(slugs)) != len(slugs) and not duplicates:
+        problems.append(f"participant names collide as identifiers: {', '.join(slugs)}")
+    for i, person in enumerate(experience.participants):
+        texts = {
+            "name": person.name,
+            "lifestyle": person.lifestyle,
+            "speech_style": person.speech_style,
+            "memory.recent": person.memory.recent,
+            "memory.long_term": person.memory.long_term,
+        }
+        for field, value in texts.items():
+            if _blank(value):
+                problems.append(f"participants[{i}].{field} is empty")
+        if any(_blank(q) for q in person.qualities):
+            problems.append(f"participants[{i}].qualities has an empty entry")
+    for field, value in {
+        "situation": experience.situation,
+        "topic": experience.topic,
+        "starter.text": experience.starter.text,
+    }.items():
+        if _blank(value):
+            problems.append(f"{field} is empty")
+    known = set(lowered)
+    if experience.starter.speaker.strip().casefold() not in known:
+        problems.append(
+            f"starter.speaker '{experience.starter.speaker}' is not a participant "
+            f"(participants: {', '.join(names)})"
+        )
+    for i, rel in enumerate(experience.relations):
+        for side in (rel.person_a, rel.person_b):
+            if side.strip().casefold() not in known:
+                problems.append(f"relations[{i}] names '{side}', who is not a participant")
+        if rel.person_a.strip().casefold() == rel.person_b.strip().casefold():
+            problems.append(f"relations[{i}] relates '{rel.person_a}' to themself")
+        if _blank(rel.relation):
+            problems.append(f"relations[{i}].relation is empty")
+    return problems
+
+
+def canonical_experience(experience: Experience) -> Experience:
+    """Strip whitespace and make the starter speaker spelling match the participant's."""
+    data: dict[str, Any] = experience.model_dump()
+    for person in data["participants"]:
+        person["name"] = person["name"].strip()
+    by_key = {p["name"].casefold(): p["name"] for p in data["participants"]}
+    data["starter"]["speaker"] = by_key.get(
+        data["starter"]["speaker"].strip().casefold(), data["starter"]["speaker"]
+    )
+    for rel in data["relations"]:
+        rel["person_a"] = by_key.get(rel["person_a"].strip().casefold(), rel["person_a"])
+        rel["person_b"] = by_key.get(rel["person_b"].strip().casefold(), rel["person_b"])
+    return Experience.model_validate(data)
+
+
+def speaker_choice_schema(candidates: list[str]) -> type[BaseModel]:
+    """{"next_speaker": <one of candidates>} as a pydantic model, for a grammar-constrained pick."""
+    choice = Literal[tuple(candidates)]  # type: ignore[valid-type]
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "SpeakerChoice",
+        __config__=ConfigDict(extra="forbid"),
+        next_speaker=(choice, ...),
+    )

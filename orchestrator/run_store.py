@@ -1,0 +1,74 @@
+"""The run directory: append-only JSONL records (flushed and fsynced per record), one
+transcript file per conversation, the few-shot hub and the manifest (atomic rewrites)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from orchestrator.errors import UserError
+
+CONVERSATIONS = "conversations.jsonl"
+FAILURES = "failures.jsonl"
+MANIFEST = "manifest.json"
+HUB = "hub.json"
+TRANSCRIPTS = "transcripts"
+
+
+def _atomic_write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class RunStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.transcripts = root / TRANSCRIPTS
+
+    @classmethod
+    def create(cls, root: Path) -> RunStore:
+        if (root / CONVERSATIONS).exists() or (root / MANIFEST).exists():
+            raise UserError(f"--out: {root} already holds a run; choose a new directory")
+        try:
+            (root / TRANSCRIPTS).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--out: cannot create {root}: {exc.strerror}") from None
+        return cls(root)
+
+    def _append(self, name: str, record: BaseModel) -> None:
+        line = record.model_dump_json() + "\n"
+        with (self.root / name).open("a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def append_conversation(self, record: BaseModel) -> None:
+        self._append(CONVERSATIONS, record)
+
+    def append_failure(self, record: BaseModel) -> None:
+        self._append(FAILURES, record)
+
+    def write_transcript(self, conversation_id: str, events: list[dict[str, Any]]) -> Path:
+        path = self.transcripts / f"{conversation_id}.jsonl"
+        tmp = path.with_suffix(".jsonl.tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for event in events:
+                fh.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        return path
+
+    def save_hub(self, state: dict[str, Any]) -> None:
+        _atomic_write_json(self.root / HUB, state)
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        _atomic_write_json(self.root / MANIFEST, manifest)

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Symposia command line: parse, load configuration, call the orchestrator.
+
+    python run.py --scenario multiparty [--num-conversations N] [--out DIR] [--seed S]
+    python run.py --list-scenarios
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from orchestrator.errors import UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run.py",
+        description="Generate persona-grounded multi-party conversations with AutoGen agents.",
+    )
+    parser.add_argument("--scenario", default="multiparty", help="scenario name in scenarios/ or a YAML path (default: multiparty)")
+    parser.add_argument("--num-conversations", "-n", type=int, help="conversations to write (default: the scenario's)")
+    parser.add_argument("--out", type=Path, help="run directory (default: runs/<scenario>-<timestamp>)")
+    parser.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
+    parser.add_argument("--models", help="model configuration YAML (default: scenarios/models/local.yaml)")
+    parser.add_argument("--few-shot", choices=("fixed", "iterative"), help="override the scenario's few-shot hub mode")
+    parser.add_argument("--concurrency", type=int, default=1, help="conversations in flight (default: 1)")
+    parser.add_argument("--list-scenarios", action="store_true", help="list the scenarios and exit")
+    return parser
+
+
+def list_scenarios() -> int:
+    from orchestrator.config import available_scenarios, load_scenario
+
+    for name in available_scenarios():
+        scenario, _ = load_scenario(name)
+        print(f"{name:<24} {scenario.description}")
+    return 0
+
+
+def generate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from orchestrator.config import load_models, load_scenario
+    from orchestrator.console import ProgressDisplay, print_summary
+    from orchestrator.pipeline import RunRequest, execute_run, prepare_run
+
+    if args.num_conversations is not None and args.num_conversations < 1:
+        raise UserError(f"--num-conversations: must be at least 1 (got {args.num_conversations})")
+    if args.concurrency < 1:
+        raise UserError(f"--concurrency: must be at least 1 (got {args.concurrency})")
+    scenario, scenario_path = load_scenario(args.scenario)
+    models, models_path = load_models(args.models)
+    out = args.out or Path("runs") / f"{scenario.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    request = RunRequest(
+        scenario=scenario, scenario_path=scenario_path, models=models, models_path=models_path,
+        num_conversations=args.num_conversations or scenario.num_conversations, out_dir=out,
+        seed=args.seed, concurrency=args.concurrency, command_line=tuple(sys.argv),
+    )
+    prepared = prepare_run(request, hub_mode=args.few_shot)
+    console = Console(stderr=True)
+    with ProgressDisplay(request.num_conversations, console) as display:
+        summary = asyncio.run(execute_run(prepared, display.update))
+    print_summary(summary, console)
+    return 0 if summary.written else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.list_scenarios:
+            return list_scenarios()
+        return generate(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: records written so far are complete and kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
