@@ -3,6 +3,7 @@
 
     python run.py --scenario multiparty [--num-conversations N] [--out DIR] [--seed S]
     python run.py --list-scenarios
+    python run.py SUBCOMMAND ...   (see SUBCOMMANDS)
 """
 
 from __future__ import annotations
@@ -14,6 +15,16 @@ from datetime import datetime
 from pathlib import Path
 
 from orchestrator.errors import UserError
+
+# Subcommands live next to the code they drive; each module exposes main(argv) -> exit code
+# and raises UserError for user mistakes.
+SUBCOMMANDS = {
+    "evaluate": "evaluation.cli",
+    "personas": "orchestrator.personas_cli",
+    "inspect": "evaluation.inspect_cli",
+    "report": "evaluation.html_report",
+    "export": "evaluation.export",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +79,21 @@ def generate(args: argparse.Namespace) -> int:
     return 0 if summary.written else 1
 
 
+def run_subcommand(name: str, argv: list[str]) -> int:
+    import importlib
+
+    module = importlib.import_module(SUBCOMMANDS[name])
+    return int(module.main(argv))
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return run_subcommand(argv[0], argv[1:])
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         if args.list_scenarios:

@@ -8,6 +8,7 @@ from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
 from autogen_core.models import ChatCompletionClient
+from pydantic import BaseModel
 
 from agents.prompting import PromptTemplate, render
 from agents.schemas import Experience
@@ -19,14 +20,16 @@ REQUIRED_PARTS = ("system", "user")
 def build_experience_generator(
     model_client: ChatCompletionClient,
     template: PromptTemplate,
-    schema: type[Experience],
+    schema: type[BaseModel],
+    *,
+    system_part: str = "system",
 ) -> AssistantAgent:
     """A fresh agent per attempt: no history leaks from one experience into the next."""
     return AssistantAgent(
         name=AGENT_NAME,
         description="Invents a group of related people, a situation, a topic and a starter.",
         model_client=model_client,
-        system_message=render(template, "system"),
+        system_message=render(template, system_part),
         output_content_type=schema,
     )
 

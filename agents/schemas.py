@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.json_schema import SkipJsonSchema
 
 
 class _Output(BaseModel):
@@ -36,6 +37,12 @@ class Participant(_Output):
     lifestyle: str = Field(min_length=1, max_length=160)
     speech_style: str = Field(min_length=1, max_length=120)
     memory: Memory
+    # Free-form persona sentences from a persona source (library, PersonaHub JSONL, reused
+    # groups). Never in the generation grammar, and left out of dumps when empty, so generated
+    # experiences (and the prompts that show them as shots) are unchanged.
+    attributes: SkipJsonSchema[list[Annotated[str, Field(max_length=300)]]] = Field(
+        default_factory=list, max_length=12, exclude_if=lambda value: not value
+    )
 
 
 class Relation(_Output):

@@ -49,13 +49,76 @@ class FewShotConfig(_Strict):
 
 
 class PersonaSourceConfig(_Strict):
-    source: Literal["generated"] = "generated"
+    """Where the participants come from (ConvoGen Table I): the experience generator invents
+    them (generated), they are drawn from a persona hub (sampled: the YAML library or a
+    PersonaHub-shaped JSONL file), or fixed groups are replayed, one conversation per group
+    (reused). Relative paths are relative to the project root. See personas/README.md."""
+
+    source: Literal["generated", "sampled", "reused"] = "generated"
+    hub: Literal["library", "jsonl"] = "library"  # sampled only
+    library: str = "personas"  # directory of persona YAML files
+    tags: tuple[str, ...] = ()  # sampled library: only personas with one of these tags
+    jsonl: str = "personas/sources/personahub_sample.jsonl"  # {"persona": "..."} per line
+    groups: str = "personas/sources/reused_groups.yaml"  # reused: fixed groups of users
 
 
 class PromptNames(_Strict):
     experience_generator: str = "experience_generator"
     persona: str = "persona_agent"
     group_chat: str = "group_chat"
+
+
+RULE_EXPERTS = ("repetition", "format_leak", "length", "participation", "profanity")
+
+
+class RuleLimitsConfig(_Strict):
+    """Thresholds of the rule experts (agents/critics.py)."""
+
+    ngram: int = Field(default=4, ge=2, le=10)
+    max_ngram_repeats: int = Field(default=3, ge=1)  # one n-gram more often than this fails
+    max_duplicate_turns: int = Field(default=0, ge=0)  # verbatim repeated turns allowed
+    min_turns: int = Field(default=4, ge=1)
+    max_turns: int = Field(default=40, ge=1)
+    min_words_per_turn: int = Field(default=1, ge=0)
+    max_words_per_turn: int = Field(default=80, ge=1)
+    profanity_threshold: float = Field(default=0.8, gt=0, le=1)
+
+
+class CriticsConfig(_Strict):
+    """The Generator-Critic loop (Synthetic-Persona-Chat): which experts sit on the panel,
+    their thresholds, K candidates per experience, iterations and the run's budget."""
+
+    enabled: bool = True
+    candidates_per_experience: int = Field(default=2, ge=1, le=8)  # K
+    iterations: int = Field(default=2, ge=1, le=20)
+    # Gate experts: any failure rejects the candidate. Rule experts (no model) or LLM experts
+    # with a prompts/critic_<name>.yaml template.
+    gates: list[str] = ["repetition", "format_leak", "length", "participation", "profanity", "toxicity", "faithfulness"]
+    # Quality experts (LLM, prompts/critic_<name>.yaml): each scores 1-5 and votes for its
+    # best-scored passing candidate; the majority picks the winner.
+    quality: list[str] = ["coherence", "naturalness", "on_topic"]
+    quality_pass_score: int = Field(default=3, ge=1, le=5)  # a score >= this counts as approval
+    min_mean_quality: float | None = Field(default=None, ge=1, le=5)  # optional acceptance bar
+    verdict_attempts: int = Field(default=2, ge=1, le=5)  # malformed verdicts retried, then abstain
+    short_circuit: bool = True  # skip model experts once a gate has failed (saves tokens)
+    # Budget: generation stops when N conversations are accepted or a budget is spent.
+    max_candidates: int | None = Field(default=None, ge=1)  # default: 2 * K * N
+    max_tokens: int | None = Field(default=None, ge=1)
+    limits: RuleLimitsConfig = RuleLimitsConfig()
+
+    @model_validator(mode="after")
+    def _panel(self) -> CriticsConfig:
+        names = [*self.gates, *self.quality]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"experts listed twice (gates and quality are disjoint): {', '.join(duplicates)}")
+        rules_as_quality = [n for n in self.quality if n in RULE_EXPERTS]
+        if rules_as_quality:
+            raise ValueError(f"rule experts can only be gates, not quality experts: {', '.join(rules_as_quality)}")
+        bad = [n for n in names if not n.replace("_", "").isalnum()]
+        if bad:
+            raise ValueError(f"expert names must be letters, digits and underscores: {', '.join(bad)}")
+        return self
 
 
 class Scenario(_Strict):
@@ -76,6 +139,8 @@ class Scenario(_Strict):
     # grammar on the embedded backend); off lets the model invent names itself.
     name_hints: bool = True
     selector_attempts: int = Field(default=2, ge=1, le=10)
+    # Generator-Critic loop with an expert panel; absent or enabled: false = no critics.
+    critics: CriticsConfig | None = None
 
     @model_validator(mode="after")
     def _enough_people(self) -> Scenario:

@@ -6,10 +6,11 @@ transcript's model_call event, so a bad prompt or a weak model can be diagnosed 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from autogen_agentchat.messages import StructuredMessage
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agents.experience_generator import build_experience_generator, experience_request
 from agents.prompting import PromptTemplate
@@ -17,6 +18,16 @@ from agents.schemas import Experience, canonical_experience, experience_problems
 from orchestrator.errors import GenerationError
 from orchestrator.model_clients import ModelHub
 from orchestrator.transcript import Transcript
+
+
+@dataclass(frozen=True)
+class FramedRequest:
+    """A request around given personas: its schema, task text, system part and assembler."""
+
+    schema: type[BaseModel]
+    request: str
+    assemble: Callable[[BaseModel], Experience]
+    system_part: str = "system"
 
 
 def _validation_summary(exc: ValidationError) -> str:
@@ -39,17 +50,22 @@ async def generate_experience(
     max_attempts: int,
     names: Sequence[str] = (),
     persona_hint: str = "",
+    framed: FramedRequest | None = None,
 ) -> Experience:
     """Return a validated experience or raise GenerationError listing every rejection.
 
     `names`, when given, are suggested in the prompt and, on backends with grammar-constrained
-    decoding, pinned in the schema.
+    decoding, pinned in the schema. `framed` (sampled/reused personas) replaces the system
+    message, schema and request, and turns the model's output into the Experience.
     """
     pin = bool(names) and models.has_grammar("experience_generator")
-    schema = experience_schema(num_participants, list(names) if pin else None)
+    schema: type[BaseModel] = experience_schema(num_participants, list(names) if pin else None)
     request = experience_request(
         template, num_participants=num_participants, shots=shots, names=names, persona_hint=persona_hint
     )
+    system_part = "system"
+    if framed is not None:
+        schema, request, system_part = framed.schema, framed.request, framed.system_part
     rejections: list[dict[str, object]] = []
     for attempt in range(1, max_attempts + 1):
         client = models.client(
@@ -58,7 +74,7 @@ async def generate_experience(
             transcript=transcript,
             seed=seed * 101 + attempt,
         )
-        agent = build_experience_generator(client, template, schema)
+        agent = build_experience_generator(client, template, schema, system_part=system_part)
         reason: str
         try:
             result = await agent.run(task=request)
@@ -66,7 +82,12 @@ async def generate_experience(
             if not isinstance(message, StructuredMessage):
                 reason = f"expected structured output, got {type(message).__name__}"
             else:
-                experience = canonical_experience(Experience.model_validate(message.content.model_dump()))
+                content = message.content
+                if framed is not None:
+                    built = framed.assemble(content)
+                else:
+                    built = Experience.model_validate(content.model_dump())
+                experience = canonical_experience(built)
                 problems = experience_problems(experience, num_participants)
                 if not problems:
                     transcript.add("experience_accepted", attempt=attempt)
@@ -74,6 +95,8 @@ async def generate_experience(
                 reason = "; ".join(problems)
         except ValidationError as exc:
             reason = f"invalid JSON for the experience schema: {_validation_summary(exc)}"
+        except ValueError as exc:  # a framed output that does not fit the given personas
+            reason = f"output does not fit the given personas: {exc}"
         rejections.append({"attempt": attempt, "reason": reason})
         transcript.add("experience_rejected", attempt=attempt, reason=reason)
     raise GenerationError(

@@ -40,14 +40,20 @@ class FewShotHub:
     def __len__(self) -> int:
         return len(self.shots)
 
-    def sample(self) -> list[Shot]:
-        """The shots for the next batch of prompts."""
+    def sample(self, prefer: tuple[str, ...] = ()) -> list[Shot]:
+        """The shots for the next batch of prompts. With `prefer` (origins, e.g. ("accepted",)),
+        iterative mode samples among those shots first and tops up from the rest."""
         self.samples_drawn += 1
         k = min(self.shots_per_prompt, len(self.shots))
         if k == 0:
             return []
         if self.mode == "fixed":
             return self.shots[:k]
+        preferred = [s for s in self.shots if s.origin in prefer]
+        if preferred:
+            picked = self._rng.sample(preferred, min(k, len(preferred)))
+            rest = [s for s in self.shots if s.origin not in prefer]
+            return picked + self._rng.sample(rest, min(k - len(picked), len(rest)))
         return self._rng.sample(self.shots, k)
 
     def add(self, shot_id: str, experience: Experience, origin: Literal["generated", "accepted"] = "generated") -> bool:

@@ -209,6 +209,13 @@ class ModelHub:
                     "fix the address or start the server"
                 ) from None
 
+    def install_client(self, backend: str, client: ChatCompletionClient) -> None:
+        """Use an already built client for a backend (tests, or a caller's own client)."""
+        if backend not in self.config.backends:
+            raise KeyError(backend)
+        self._clients[(backend, False)] = client
+        self._clients[(backend, True)] = client
+
     def backend_client(self, name: str, *, name_prefixes: bool = False) -> ChatCompletionClient:
         key = (name, name_prefixes and not isinstance(self.config.backends[name], LocalBackend))
         if key not in self._clients:

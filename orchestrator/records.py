@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.critics import Verdict
 from agents.schemas import Experience
 
 RECORD_VERSION = 1
@@ -46,6 +47,20 @@ class Provenance(_Record):
     experience_rejections: list[dict[str, Any]] = []
 
 
+class Review(_Record):
+    """The critic panel's summary for one candidate (every verdict is also in the transcript)."""
+
+    iteration: int
+    candidate: int = Field(description="index of this candidate among the experience's K")
+    candidates: int = Field(description="K: candidates generated for the experience")
+    decision: Literal["accepted", "rejected"]
+    reason: str
+    rejected_by: list[str] = []
+    votes: int = 0
+    mean_quality: float | None = None
+    verdicts: list[Verdict]
+
+
 class ConversationRecord(_Record):
     record_version: int = RECORD_VERSION
     id: str
@@ -59,6 +74,7 @@ class ConversationRecord(_Record):
     timing: Timing
     models: dict[str, str]
     provenance: Provenance
+    review: Review | None = None
 
 
 class FailureRecord(_Record):
@@ -72,3 +88,18 @@ class FailureRecord(_Record):
     attempts: list[dict[str, Any]] = []
     usage: dict[str, RoleUsageRecord]
     timing: Timing
+
+
+class RejectedRecord(_Record):
+    """A candidate the critic panel did not accept (`rejected.jsonl`), kept with its verdicts so
+    rejection reasons can be studied. Its events are in transcripts/<experience_id>.jsonl."""
+
+    record_version: int = RECORD_VERSION
+    id: str
+    experience_id: str
+    index: int
+    scenario: str
+    experience: Experience
+    turns: list[TurnRecord]
+    review: Review
+    transcript: str

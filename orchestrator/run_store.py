@@ -14,6 +14,8 @@ from orchestrator.errors import UserError
 
 CONVERSATIONS = "conversations.jsonl"
 FAILURES = "failures.jsonl"
+REJECTED = "rejected.jsonl"
+ITERATIONS = "iterations.json"
 MANIFEST = "manifest.json"
 HUB = "hub.json"
 TRANSCRIPTS = "transcripts"
@@ -55,6 +57,14 @@ class RunStore:
 
     def append_failure(self, record: BaseModel) -> None:
         self._append(FAILURES, record)
+
+    def append_rejected(self, record: BaseModel) -> None:
+        """A candidate the critic panel rejected, with its verdicts."""
+        self._append(REJECTED, record)
+
+    def write_iterations(self, report: list[dict[str, Any]]) -> None:
+        """The Generator-Critic per-iteration report, rewritten after every iteration."""
+        _atomic_write_json(self.root / ITERATIONS, report)
 
     def write_transcript(self, conversation_id: str, events: list[dict[str, Any]]) -> Path:
         path = self.transcripts / f"{conversation_id}.jsonl"
