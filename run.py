@@ -13,6 +13,7 @@ import asyncio
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from orchestrator.errors import UserError
 
@@ -33,7 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate persona-grounded multi-party conversations with AutoGen agents.",
     )
     parser.add_argument("--scenario", default="multiparty", help="scenario name in scenarios/ or a YAML path (default: multiparty)")
-    parser.add_argument("--num-conversations", "-n", type=int, help="conversations to write (default: the scenario's)")
+    parser.add_argument("--num-conversations", "-n", type=int,
+                        help="conversations to write; with critics, ACCEPTED conversations (default: the scenario's)")
+    parser.add_argument("--iterations", type=int,
+                        help="Generator-Critic iterations (default: the scenario's critics.iterations)")
+    parser.add_argument("--max-candidates", type=int,
+                        help="budget: candidate conversations to attempt at most (default: 2*K*N)")
+    parser.add_argument("--max-tokens", type=int,
+                        help="budget: tokens to spend at most, all roles (default: critics.max_tokens)")
+    parser.add_argument("--no-critics", action="store_true",
+                        help="disable the critic panel: every generated conversation is kept")
     parser.add_argument("--out", type=Path, help="run directory (default: runs/<scenario>-<timestamp>)")
     parser.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
     parser.add_argument("--models", help="model configuration YAML (default: scenarios/models/local.yaml)")
@@ -64,6 +74,7 @@ def generate(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise UserError(f"--concurrency: must be at least 1 (got {args.concurrency})")
     scenario, scenario_path = load_scenario(args.scenario)
+    scenario = apply_critic_flags(scenario, args)
     models, models_path = load_models(args.models)
     out = args.out or Path("runs") / f"{scenario.name}-{datetime.now():%Y%m%d-%H%M%S}"
     request = RunRequest(
@@ -77,6 +88,28 @@ def generate(args: argparse.Namespace) -> int:
         summary = asyncio.run(execute_run(prepared, display.update))
     print_summary(summary, console)
     return 0 if summary.written else 1
+
+
+def apply_critic_flags(scenario: Any, args: argparse.Namespace) -> Any:
+    """--iterations / --max-candidates / --max-tokens / --no-critics override the scenario's critics."""
+    flags = {"iterations": args.iterations, "max_candidates": args.max_candidates, "max_tokens": args.max_tokens}
+    for flag, value in flags.items():
+        if value is not None and value < 1:
+            raise UserError(f"--{flag.replace('_', '-')}: must be at least 1 (got {value})")
+    critics = scenario.critics
+    if args.no_critics:
+        return scenario.model_copy(update={"critics": None})
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    if overrides and critics is None:
+        flag = next(iter(overrides)).replace("_", "-")
+        raise UserError(f"--{flag}: scenario '{scenario.name}' has no critics section to run")
+    if overrides:
+        from orchestrator.config import CriticsConfig
+
+        # Asking for iterations or a budget turns a disabled panel on.
+        critics = CriticsConfig.model_validate({**critics.model_dump(), **overrides, "enabled": True})
+        return scenario.model_copy(update={"critics": critics})
+    return scenario
 
 
 def run_subcommand(name: str, argv: list[str]) -> int:

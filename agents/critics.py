@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from autogen_agentchat.agents import AssistantAgent, BaseChatAgent
 from autogen_agentchat.base import Response
@@ -37,18 +37,30 @@ class _Strict(BaseModel):
 
 
 # --------------------------------------------------------------------------- structured outputs
+# One line, no quote or backslash: under a llama.cpp grammar a plain JSON string lets a tiny model
+# emit raw newlines (invalid JSON); the bounded pattern also caps the length.
+Rationale = Annotated[str, Field(min_length=1, max_length=200, pattern=r'^[^\x00-\x1f"\\]{1,200}$')]
+
+
 class GateOutput(_Strict):
     """What a gate expert (faithfulness, toxicity) answers: a short reason, then pass or fail."""
 
-    rationale: str = Field(min_length=1, max_length=200)
+    rationale: Rationale
     verdict: Literal["pass", "fail"]
 
 
 class QualityOutput(_Strict):
     """What a quality expert answers: a short reason, then a 1-5 score for its criterion."""
 
-    rationale: str = Field(min_length=1, max_length=200)
+    rationale: Rationale
     score: Literal[1, 2, 3, 4, 5]
+
+
+class RuleOutput(_Strict):
+    """What a rule expert answers (no model, so no grammar constraints on the rationale)."""
+
+    rationale: str
+    verdict: Literal["pass", "fail"]
 
 
 class Verdict(_Strict):
@@ -56,7 +68,7 @@ class Verdict(_Strict):
 
     expert: str
     role: CriticRole
-    kind: Literal["llm", "rule"]
+    method: Literal["llm", "rule"]  # a model call or a rule (no model)
     status: Literal["pass", "fail", "abstain", "skipped"]
     score: int | None = None
     rationale: str = ""
@@ -229,7 +241,7 @@ RULE_CHECKS: dict[str, Callable[[CandidateView, RuleLimits], RuleResult]] = {
 
 class RuleCritic(BaseChatAgent):
     """A critic expert that calls no model: it reads a `StructuredMessage[CandidateView]` and
-    answers a `StructuredMessage[GateOutput]`."""
+    answers a `StructuredMessage[RuleOutput]`."""
 
     def __init__(self, expert: str, limits: RuleLimits) -> None:
         if expert not in RULE_CHECKS:
@@ -240,7 +252,7 @@ class RuleCritic(BaseChatAgent):
 
     @property
     def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
-        return (StructuredMessage[GateOutput],)
+        return (StructuredMessage[RuleOutput],)
 
     async def on_messages(
         self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
@@ -249,8 +261,8 @@ class RuleCritic(BaseChatAgent):
         if not views:
             raise ValueError(f"{self.name} needs a StructuredMessage[CandidateView]")
         passed, rationale = self._check(views[-1], self._limits)
-        output = GateOutput(rationale=rationale[:200], verdict="pass" if passed else "fail")
-        return Response(chat_message=StructuredMessage[GateOutput](content=output, source=self.name))
+        output = RuleOutput(rationale=rationale[:300], verdict="pass" if passed else "fail")
+        return Response(chat_message=StructuredMessage[RuleOutput](content=output, source=self.name))
 
     async def on_reset(self, cancellation_token: CancellationToken) -> None:
         """Stateless."""

@@ -63,16 +63,14 @@ def frame_schema(names: Sequence[str] | None, num_participants: int) -> type[Exp
     fields: dict[str, Any] = {}
     relation: type[BaseModel] = Relation
     if names is not None:
-        name_enum = Literal[tuple(names)]  # type: ignore[valid-type]
-        relation = create_model(  # type: ignore[call-overload]
+        name_enum: Any = Literal[tuple(names)]
+        relation = create_model(
             "FrameRelation", __base__=Relation, person_a=(name_enum, ...), person_b=(name_enum, ...)
         )
-        starter = create_model("FrameStarter", __base__=Starter, speaker=(name_enum, ...))  # type: ignore[call-overload]
+        starter = create_model("FrameStarter", __base__=Starter, speaker=(name_enum, ...))
         fields["starter"] = (starter, ...)
     fields["relations"] = (list[relation], Field(min_length=1, max_length=max_relations))  # type: ignore[valid-type]
-    return create_model(  # type: ignore[call-overload,no-any-return]
-        f"ExperienceFrame{num_participants}", __base__=ExperienceFrame, **fields
-    )
+    return create_model(f"ExperienceFrame{num_participants}", __base__=ExperienceFrame, **fields)
 
 
 def needs_details(people: Sequence[GivenPersona]) -> bool:

@@ -61,3 +61,11 @@ def print_summary(summary: RunSummary, console: Console) -> None:
     )
     for reason in summary.failure_reasons[:5]:
         console.print(f"  [yellow]failed[/] {reason}")
+    if summary.iterations or summary.stop_reason:
+        from orchestrator.generator_critic import summary_lines
+
+        for line in summary_lines(summary.iterations):
+            console.print(f"  {line}")
+        accepted_tokens = f" · {summary.total_tokens / summary.written:,.0f} tokens per accepted" if summary.written else ""
+        console.print(f"[bold]generator-critic:[/] {summary.written} accepted, {summary.rejected} candidates rejected "
+                      f"(rejected.jsonl); stopped: {summary.stop_reason}{accepted_tokens}")

@@ -39,14 +39,18 @@ class PersonaFile(_Strict):
 
     name: Text = Field(max_length=40)
     age: int = Field(ge=5, le=100)
-    qualities: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(min_length=1, max_length=4)
+    qualities: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        min_length=1, max_length=4
+    )
     lifestyle: Text = Field(max_length=160)
     speech_style: Text = Field(max_length=120)
     memory: PersonaMemory
     attributes: list[Annotated[str, Field(min_length=3, max_length=300)]] = Field(
         default_factory=list, max_length=12
     )
-    tags: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(default_factory=list, max_length=12)
+    tags: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=12
+    )
 
     def participant(self) -> Participant:
         return Participant.model_validate(self.model_dump(exclude={"tags"}))
@@ -75,7 +79,7 @@ class Problem:
 
 
 def _node_line(node: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
-    """The line of the value at `loc` (or of the deepest existing parent) in a composed YAML tree."""
+    """The line of the value at `loc` (or of its deepest existing parent) in a YAML node tree."""
     if node is None:
         return None
     line = node.start_mark.line + 1
@@ -86,7 +90,9 @@ def _node_line(node: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
                 if key.value == part:
                     child = value
                     break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             child = node.value[part]
         if child is None:
             return line
@@ -121,14 +127,18 @@ def check_file(path: Path) -> tuple[PersonaFile | None, list[Problem]]:
         return None, [Problem(path, line, "(file)", f"YAML syntax error: {problem}")]
     if not isinstance(data, dict):
         got = "an empty file" if data is None else f"a {type(data).__name__}"
-        return None, [Problem(path, 1, "(top level)", f"expected a mapping of persona fields, got {got}")]
+        return None, [
+            Problem(path, 1, "(top level)", f"expected a mapping of persona fields, got {got}")
+        ]
     try:
         return PersonaFile.model_validate(data), []
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             loc = tuple(err["loc"])
-            problems.append(Problem(path, _node_line(node, loc), ".".join(map(str, loc)), _message(err)))
+            problems.append(
+                Problem(path, _node_line(node, loc), ".".join(map(str, loc)), _message(err))
+            )
         return None, problems
 
 
@@ -160,10 +170,15 @@ def validate_files(paths: Iterable[Path]) -> tuple[list[LibraryPersona], list[Pr
         key = item.persona.name.casefold()
         if key in seen:
             first = seen[key]
-            problems.append(Problem(
-                item.path, _name_line(item.path), "name",
-                f"duplicate persona name '{item.persona.name}' (also in {first.path}); names must be unique",
-            ))
+            problems.append(
+                Problem(
+                    item.path,
+                    _name_line(item.path),
+                    "name",
+                    f"duplicate persona name '{item.persona.name}' (also in {first.path}); "
+                    "names must be unique",
+                )
+            )
         else:
             seen[key] = item
     return personas, problems
@@ -174,7 +189,9 @@ def _name_line(path: Path) -> int | None:
     return _node_line(node, ("name",))
 
 
-def load_library(directory: Path = PERSONAS_DIR, *, tags: Sequence[str] = ()) -> list[LibraryPersona]:
+def load_library(
+    directory: Path = PERSONAS_DIR, *, tags: Sequence[str] = ()
+) -> list[LibraryPersona]:
     """All personas in `directory` (optionally only those with one of `tags`); any problem in
     any file is a ConfigError listing them all."""
     if not directory.is_dir():
@@ -182,8 +199,8 @@ def load_library(directory: Path = PERSONAS_DIR, *, tags: Sequence[str] = ()) ->
     personas, problems = validate_files([directory])
     if problems:
         raise ConfigError(
-            f"{len(problems)} problem(s) in the persona library (run `python run.py personas validate`): "
-            + "; ".join(str(p) for p in problems)
+            f"{len(problems)} problem(s) in the persona library "
+            "(run `python run.py personas validate`): " + "; ".join(str(p) for p in problems)
         )
     if tags:
         wanted = {t.casefold() for t in tags}

@@ -25,10 +25,18 @@ from agents.prompting import PromptTemplate, render
 from agents.schemas import Experience, speaker_slug
 from orchestrator.config import ModelsConfig, Role, Scenario
 from orchestrator.conversation import ConversationPrompts, run_group_chat
+from orchestrator.critic_panel import CriticPanel
 from orchestrator.errors import GenerationError, UserError
 from orchestrator.experience_stage import generate_experience
 from orchestrator.fewshot_hub import FewShotHub, HubMode
+from orchestrator.generator_critic import GeneratorCritic, Slot
 from orchestrator.model_clients import ModelHub
+from orchestrator.persona_sources import (
+    PersonaSource,
+    build_persona_source,
+    describe_draw,
+    framed_request,
+)
 from orchestrator.prompt_library import load_names, load_prompt, load_seed_shots
 from orchestrator.records import ConversationRecord, FailureRecord, Provenance, Timing
 from orchestrator.run_store import RunStore
@@ -68,6 +76,10 @@ class RunSummary:
     usage: dict[str, dict[str, Any]]
     llm_busy_seconds: float
     failure_reasons: list[str] = field(default_factory=list)
+    # Generator-Critic runs: why generation stopped, rejected candidates, per-iteration report.
+    stop_reason: str = ""
+    rejected: int = 0
+    iterations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def total_tokens(self) -> int:
@@ -81,6 +93,8 @@ class PreparedRun:
     hub: FewShotHub
     models: ModelHub
     names: list[str]
+    personas: PersonaSource | None = None
+    panel: CriticPanel | None = None  # the critic panel when the scenario's critics are enabled
 
 
 def _check_templates(prompts: dict[str, PromptTemplate], scenario: Scenario, shot: Experience) -> None:
@@ -122,8 +136,18 @@ def prepare_run(request: RunRequest, *, hub_mode: HubMode | None = None) -> Prep
     )
     models = ModelHub(request.models, request.models_path, seed=request.seed)
     models.preflight(GENERATION_ROLES)
+    critics = scenario.critics
+    panel = CriticPanel.from_config(critics) if critics is not None and critics.enabled else None
+    if panel is not None:
+        models.preflight(("critic",))
     names = load_names() if scenario.name_hints else []
-    return PreparedRun(request, prompts, hub, models, names)
+    personas = None
+    if scenario.personas.source != "generated":
+        personas = build_persona_source(scenario.personas, load_names(), seed=request.seed)
+        people = personas.draw(0, personas.group_size(0) or scenario.participants.min) or []
+        render(prompts["experience_generator"], "sampled_system")
+        framed_request(people, prompts["experience_generator"], shots=seeds[:1], pin=False)
+    return PreparedRun(request, prompts, hub, models, names, personas, panel=panel)
 
 
 def _package_versions() -> dict[str, str]:
@@ -148,8 +172,15 @@ class _Run:
         self.batch_shots: dict[int, list[Any]] = {}
         self.prompt_versions = {name: t.digest for name, t in prepared.prompts.items()}
         self.models = {role: prepared.models.describe(role) for role in GENERATION_ROLES}
+        self.critic: GeneratorCritic | None = None
+        if prepared.panel is not None and self.req.scenario.critics is not None:
+            self.critic = GeneratorCritic(self.req.scenario.critics, prepared.panel, target=self.req.num_conversations)
+            self.prompt_versions.update({n: t.digest for n, t in prepared.panel.templates.items()})
+            self.models["critic"] = prepared.models.describe("critic")
 
     def shots_for(self, index: int) -> list[Any]:
+        if self.critic is not None:
+            return self.critic.shots_for(self, index)
         batch = index // self.req.scenario.few_shot.experiences_per_shot
         if batch not in self.batch_shots:
             self.batch_shots[batch] = self.p.hub.sample()
@@ -169,27 +200,47 @@ class _Run:
         num_participants = rng.randint(scenario.participants.min, scenario.participants.max)
         num_turns = rng.randint(scenario.turns.min, scenario.turns.max)
         names = rng.sample(self.p.names, num_participants) if self.p.names else []
+        sources = self.p.personas
+        people = sources.draw(index, sources.group_size(index) or num_participants) if sources else None
+        if people is not None:
+            num_participants = len(people)
         transcript = Transcript()
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
         t0 = time.perf_counter()
         shots = self.shots_for(index)
         transcript.add("conversation_started", id=conv_id, seed=seed, shots=[s.id for s in shots],
                        num_participants=num_participants, num_turns=num_turns)
+        framed = None
+        if people is not None:
+            transcript.add("personas_drawn", source=scenario.personas.source, personas=describe_draw(people))
+            framed = framed_request(people, self.p.prompts["experience_generator"], shots=[s.experience for s in shots],
+                                    pin=self.p.models.has_grammar("experience_generator"))
         stage = "experience"
         try:
             experience = await generate_experience(
                 self.p.models, self.p.prompts["experience_generator"], shots=[s.experience for s in shots],
                 num_participants=num_participants, transcript=transcript, seed=seed,
-                max_attempts=scenario.experience_attempts, names=names,
+                max_attempts=scenario.experience_attempts, names=names, framed=framed,
             )
-            if self.p.hub.add(f"exp-{conv_id}", experience):
+            # Under the Generator-Critic only accepted experiences join the hub (after each iteration).
+            if self.critic is None and self.p.hub.add(f"exp-{conv_id}", experience):
                 self.store.save_hub(self.p.hub.state())
             stage = "conversation"
-            turns = await run_group_chat(
-                experience, scenario=scenario,
-                prompts=ConversationPrompts(self.p.prompts["persona"], self.p.prompts["group_chat"]),
-                models=self.p.models, num_turns=num_turns, transcript=transcript, seed=seed,
-            )
+            review = None
+            if self.critic is not None:  # K candidates, critic panel, best passing one or none
+                outcome = await self.critic.review_experience(self, Slot(
+                    index=index, conv_id=conv_id, seed=seed, num_turns=num_turns, experience=experience,
+                    shots=shots, transcript=transcript, started_at=started_at, t0=t0,
+                ))
+                if outcome is None:
+                    return
+                turns, review = outcome
+            else:
+                turns = await run_group_chat(
+                    experience, scenario=scenario,
+                    prompts=ConversationPrompts(self.p.prompts["persona"], self.p.prompts["group_chat"]),
+                    models=self.p.models, num_turns=num_turns, transcript=transcript, seed=seed,
+                )
         except (UserError, asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:  # a model failure costs this conversation, not the run
@@ -223,6 +274,7 @@ class _Run:
                 num_turns_target=num_turns, experience_attempts=len(rejections) + 1,
                 experience_rejections=[{"attempt": e["attempt"], "reason": e["reason"]} for e in rejections],
             ),
+            review=review,
         )
         self.store.append_conversation(record)
         self.progress.done += 1
@@ -246,6 +298,12 @@ class _Run:
             "prompt_versions": self.prompt_versions,
             "counts": {"written": self.progress.done, "failed": self.progress.failed, "hub_size": len(self.p.hub)},
             "failures": self.failure_reasons,
+            "generator_critic": None if self.critic is None else {
+                "stop_reason": self.critic.stop_reason, "accepted": self.critic.accepted,
+                "rejected_candidates": self.critic.rejected_candidates, "attempts": self.critic.attempts,
+                "max_candidates": self.critic.max_candidates, "max_tokens": self.critic.max_tokens,
+                "iterations": self.critic.report,
+            },
             "usage": {role: u.as_dict() for role, u in sorted(self.usage.items())},
             "seconds": round(seconds, 3),
         }
@@ -266,7 +324,10 @@ async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], N
 
     status = "interrupted"
     try:
-        await asyncio.gather(*(guarded(i) for i in range(req.num_conversations)))
+        if run.critic is not None:
+            await run.critic.run(run)
+        else:
+            await asyncio.gather(*(guarded(i) for i in range(req.num_conversations)))
         status = "complete"
     finally:
         seconds = time.perf_counter() - started
@@ -277,6 +338,9 @@ async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], N
         out_dir=req.out_dir, written=run.progress.done, failed=run.progress.failed, seconds=seconds,
         usage={role: u.as_dict() for role, u in sorted(run.usage.items())}, llm_busy_seconds=busy,
         failure_reasons=run.failure_reasons,
+        stop_reason=run.critic.stop_reason if run.critic else "",
+        rejected=run.critic.rejected_candidates if run.critic else 0,
+        iterations=run.critic.report if run.critic else [],
     )
 
 
