@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestrator.config import load_models, load_scenario  # noqa: E402
-from orchestrator.pipeline import RunRequest, execute_run, prepare_run  # noqa: E402
+from orchestrator.config import load_models, load_scenario
+from orchestrator.pipeline import RunRequest, execute_run, prepare_run
 
 
 def main() -> int:
