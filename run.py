@@ -48,7 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
     parser.add_argument("--models", help="model configuration YAML (default: scenarios/models/local.yaml)")
     parser.add_argument("--few-shot", choices=("fixed", "iterative"), help="override the scenario's few-shot hub mode")
-    parser.add_argument("--concurrency", type=int, default=1, help="conversations in flight (default: 1)")
+    parser.add_argument("--concurrency", type=int, default=None, help="conversations in flight (default: 1)")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                        help="continue an interrupted run: keeps its records, hub and seeds; other flags but "
+                             "--concurrency are taken from its manifest")
+    parser.add_argument("--max-failures", type=int,
+                        help="failed conversations are replaced until this many failed (default: max(10, N))")
+    parser.add_argument("--redis", metavar="URL",
+                        help="scale-out: share the few-shot hub, LLM cache and conversation claims in this Redis")
+    parser.add_argument("--run-id", help="scale-out: the run every worker joins (required with --redis)")
+    parser.add_argument("--worker-id", help="scale-out: this worker's name (default: host and run directory)")
     parser.add_argument("--list-scenarios", action="store_true", help="list the scenarios and exit")
     return parser
 
@@ -71,23 +80,44 @@ def generate(args: argparse.Namespace) -> int:
 
     if args.num_conversations is not None and args.num_conversations < 1:
         raise UserError(f"--num-conversations: must be at least 1 (got {args.num_conversations})")
-    if args.concurrency < 1:
+    if args.concurrency is not None and args.concurrency < 1:
         raise UserError(f"--concurrency: must be at least 1 (got {args.concurrency})")
-    scenario, scenario_path = load_scenario(args.scenario)
-    scenario = apply_critic_flags(scenario, args)
-    models, models_path = load_models(args.models)
-    out = args.out or Path("runs") / f"{scenario.name}-{datetime.now():%Y%m%d-%H%M%S}"
-    request = RunRequest(
-        scenario=scenario, scenario_path=scenario_path, models=models, models_path=models_path,
-        num_conversations=args.num_conversations or scenario.num_conversations, out_dir=out,
-        seed=args.seed, concurrency=args.concurrency, command_line=tuple(sys.argv),
-    )
-    prepared = prepare_run(request, hub_mode=args.few_shot)
+    if args.max_failures is not None and args.max_failures < 1:
+        raise UserError(f"--max-failures: must be at least 1 (got {args.max_failures})")
+    if args.redis and not args.run_id:
+        raise UserError("--run-id: required with --redis (every worker of one run passes the same id)")
+    if args.resume:
+        request, hub_mode = resume_request(args)
+    else:
+        scenario, scenario_path = load_scenario(args.scenario)
+        scenario = apply_critic_flags(scenario, args)
+        models, models_path = load_models(args.models)
+        out = args.out or Path("runs") / f"{scenario.name}-{datetime.now():%Y%m%d-%H%M%S}"
+        request = RunRequest(
+            scenario=scenario, scenario_path=scenario_path, models=models, models_path=models_path,
+            num_conversations=args.num_conversations or scenario.num_conversations, out_dir=out,
+            seed=args.seed, concurrency=args.concurrency or 1, command_line=tuple(sys.argv),
+            max_failures=args.max_failures, redis_url=args.redis, run_id=args.run_id, worker_id=args.worker_id,
+        )
+        hub_mode = args.few_shot
+    prepared = prepare_run(request, hub_mode=hub_mode)
     console = Console(stderr=True)
     with ProgressDisplay(request.num_conversations, console) as display:
         summary = asyncio.run(execute_run(prepared, display.update))
     print_summary(summary, console)
     return 0 if summary.written else 1
+
+
+def resume_request(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The interrupted run's request, from its manifest; only --concurrency may change."""
+    from orchestrator.pipeline import RunRequest
+    from orchestrator.resume import resume_settings
+
+    settings = resume_settings(args.resume)
+    hub_mode = settings.pop("few_shot_mode")
+    if args.concurrency is not None:
+        settings["concurrency"] = args.concurrency
+    return RunRequest(out_dir=args.resume, command_line=tuple(sys.argv), resume=True, **settings), hub_mode
 
 
 def apply_critic_flags(scenario: Any, args: argparse.Namespace) -> Any:

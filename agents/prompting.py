@@ -7,6 +7,7 @@ loudly instead of silently rendering as an empty string.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -25,6 +26,12 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
 )
 _ENV.filters["tojson_compact"] = lambda value: json.dumps(value, ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str) -> jinja2.Template:
+    # compiling costs ~5 ms; a run renders the same few templates thousands of times
+    return _ENV.from_string(source)
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ def render(template: PromptTemplate, part: str, **variables: Any) -> str:
             f"(present: {', '.join(sorted(template.parts))})"
         )
     try:
-        return _ENV.from_string(template.parts[part]).render(**variables).strip()
+        return _compiled(template.parts[part]).render(**variables).strip()
     except jinja2.UndefinedError as exc:
         raise ConfigError(
             f"{template.source}: part '{part}' uses an undefined variable: {exc.message}; "

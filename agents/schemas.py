@@ -9,6 +9,7 @@ grammar cannot express them.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -182,6 +183,13 @@ def canonical_experience(experience: Experience) -> Experience:
 
 def speaker_choice_schema(candidates: list[str]) -> type[BaseModel]:
     """{"next_speaker": <one of candidates>} as a pydantic model, for a grammar-constrained pick."""
+    return _speaker_choice_schema(tuple(candidates))
+
+
+@functools.lru_cache(maxsize=4096)
+def _speaker_choice_schema(candidates: tuple[str, ...]) -> type[BaseModel]:
+    # building a pydantic model costs milliseconds, and the OpenAI SDK builds a parsed-response
+    # type per schema class: one class per candidate set keeps both cached
     choice = Literal[tuple(candidates)]  # type: ignore[valid-type]
     return create_model(  # type: ignore[call-overload,no-any-return]
         "SpeakerChoice",

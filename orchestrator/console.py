@@ -39,8 +39,10 @@ class ProgressDisplay:
     def update(self, progress: RunProgress) -> None:
         minutes = max(time.perf_counter() - self._started, 1e-9) / 60
         finished = progress.done + progress.failed
+        cost = f" · ${progress.cost_usd:,.4f}" if progress.cost_usd else ""
+        cached = f" · {progress.cached_calls:,} cached calls" if progress.cached_calls else ""
         status = (
-            f"failed {progress.failed} · {progress.tokens:,} tok · "
+            f"failed {progress.failed} · {progress.tokens:,} tok{cost}{cached} · "
             f"{progress.done / minutes:.1f} conv/min · {progress.tokens / (minutes * 60):.0f} tok/s"
         )
         self._bar.update(self._task, completed=finished, status=status)
@@ -48,16 +50,24 @@ class ProgressDisplay:
 
 def print_summary(summary: RunSummary, console: Console) -> None:
     table = Table(title="tokens by role", show_edge=False)
-    for column in ("role", "calls", "prompt", "completion", "seconds"):
+    for column in ("role", "calls", "prompt", "completion", "cached calls", "cached tokens", "cost $", "seconds"):
         table.add_column(column, justify="right" if column != "role" else "left")
     for role, usage in summary.usage.items():
+        cached_tokens = usage.get("cached_prompt_tokens", 0) + usage.get("cached_completion_tokens", 0)
         table.add_row(role, str(usage["calls"]), f"{usage['prompt_tokens']:,}", f"{usage['completion_tokens']:,}",
+                      str(usage.get("cached_calls", 0)), f"{cached_tokens:,}", f"{usage.get('cost_usd', 0.0):.4f}",
                       f"{usage['seconds']:.1f}")
     console.print(table)
+    for backend, stats in summary.endpoints.items():
+        if stats["retried"] or stats["gave_up"] or stats["throttle_cuts"]:
+            retried = ", ".join(f"{k} {v}" for k, v in sorted(stats["retried"].items())) or "none"
+            console.print(f"  endpoint {backend}: retried {retried} · gave up {stats['gave_up']} · "
+                          f"throttled {stats['throttle_cuts']}x (limit now {stats['limit']:g})")
     busy = f", engine busy {summary.llm_busy_seconds / summary.seconds:.0%}" if summary.llm_busy_seconds else ""
     console.print(
         f"[bold green]wrote {summary.written} conversation(s)[/] to {summary.out_dir}"
-        f" · {summary.failed} failed · {summary.total_tokens:,} tokens · {summary.seconds:.1f}s{busy}"
+        f" · {summary.failed} failed · {summary.total_tokens:,} tokens"
+        f"{f' · ${summary.cost_usd:,.4f}' if summary.cost_usd else ''} · {summary.seconds:.1f}s{busy}"
     )
     for reason in summary.failure_reasons[:5]:
         console.print(f"  [yellow]failed[/] {reason}")

@@ -28,11 +28,14 @@ from orchestrator.config import (
     LocalBackend,
     ModelsConfig,
     OpenAIBackend,
+    Prices,
     Role,
     RoleSettings,
 )
 from orchestrator.errors import EndpointError
+from orchestrator.llm_cache import build_store, cached, namespace
 from orchestrator.local_llm import LocalLlamaClient, resolve_model_path
+from orchestrator.resilience import AdaptiveLimiter, ResilientClient
 from orchestrator.transcript import Transcript
 
 REPLY_PREVIEW_CHARS = 4000
@@ -63,9 +66,11 @@ class RecordingClient(ChatCompletionClient):
         seed: int,
         send_seed: bool = True,
         local: bool = False,
+        prices: Prices | None = None,
     ) -> None:
         self._inner = inner
         self._local = local
+        self._prices = prices
         self.role = role
         self.agent = agent
         self._settings = settings
@@ -125,7 +130,11 @@ class RecordingClient(ChatCompletionClient):
             prompt_tokens=self._usage.prompt_tokens + usage.prompt_tokens,
             completion_tokens=self._usage.completion_tokens + usage.completion_tokens,
         )
-        self._transcript.add_usage(self.role, usage.prompt_tokens, usage.completion_tokens, seconds, bool(result.cached))
+        cost = 0.0
+        if self._prices is not None:
+            cost = (usage.prompt_tokens * self._prices.prompt + usage.completion_tokens * self._prices.completion) / 1e6
+        self._transcript.add_usage(self.role, usage.prompt_tokens, usage.completion_tokens, seconds,
+                                   bool(result.cached), cost)
         reply = result.content if isinstance(result.content, str) else str(result.content)
         self._transcript.add(
             "model_call",
@@ -170,14 +179,24 @@ class RecordingClient(ChatCompletionClient):
         return self._inner.model_info
 
 
+def _http_client(max_in_flight: int) -> httpx.AsyncClient:
+    from openai import DefaultAsyncHttpxClient
+
+    limits = httpx.Limits(max_connections=max(1000, max_in_flight), max_keepalive_connections=max_in_flight)
+    return DefaultAsyncHttpxClient(limits=limits)
+
+
 class ModelHub:
     """Builds and owns the backend clients described by a models YAML file."""
 
-    def __init__(self, config: ModelsConfig, source: Path, *, seed: int) -> None:
+    def __init__(self, config: ModelsConfig, source: Path, *, seed: int, redis_url: str | None = None) -> None:
         self.config = config
         self.source = source
         self.seed = seed
+        self.redis_url = redis_url  # scale-out: the LLM cache lives in this shared Redis
         self._clients: dict[tuple[str, bool], ChatCompletionClient] = {}
+        self._cached: dict[tuple[str, bool], ChatCompletionClient] = {}
+        self._limiters: dict[str, AdaptiveLimiter] = {}
 
     def _field(self, backend: str, name: str) -> str:
         return f"{self.source}: backends.{backend}.{name}"
@@ -241,11 +260,14 @@ class ModelHub:
 
             kwargs: dict[str, Any] = {"model": backend.model, "api_key": api_key, "timeout": backend.timeout_seconds,
                                       "add_name_prefixes": name_prefixes, "max_retries": 0}
+            # keep a connection alive per call in flight: the SDK's default keeps 100, so at higher
+            # concurrency every call beyond that opens (and closes) a fresh connection
+            kwargs["http_client"] = _http_client(backend.retry.max_in_flight)
             if backend.base_url:
                 kwargs["base_url"] = backend.base_url
             if model_info:
                 kwargs["model_info"] = model_info
-            return OpenAIChatCompletionClient(**kwargs)
+            return self._resilient(name, OpenAIChatCompletionClient(**kwargs))
         assert isinstance(backend, AzureOpenAIBackend)
         from autogen_ext.models.openai import AzureOpenAIChatCompletionClient
 
@@ -256,13 +278,48 @@ class ModelHub:
         }
         if model_info:
             azure_kwargs["model_info"] = model_info
-        return AzureOpenAIChatCompletionClient(**azure_kwargs)
+        return self._resilient(name, AzureOpenAIChatCompletionClient(**azure_kwargs))
+
+    def _resilient(self, name: str, client: ChatCompletionClient) -> ResilientClient:
+        backend = self.config.backends[name]
+        assert not isinstance(backend, LocalBackend)
+        # one limiter per backend: its limit is the endpoint's, whichever role is calling
+        limiter = self._limiters.setdefault(name, AdaptiveLimiter(backend.retry.max_in_flight))
+        return ResilientClient(client, policy=backend.retry, timeout=backend.timeout_seconds, limiter=limiter)
+
+    def caches(self, role: Role) -> bool:
+        cache = self.config.cache
+        return cache.store != "off" and role in cache.roles
+
+    def _cached_client(self, name: str, name_prefixes: bool) -> ChatCompletionClient:
+        key = (name, name_prefixes and not isinstance(self.config.backends[name], LocalBackend))
+        if key not in self._cached:
+            store = build_store(self.config.cache, namespace(self.config.backends[name]), redis_url=self.redis_url)
+            self._cached[key] = cached(self.backend_client(name, name_prefixes=name_prefixes), store)
+        return self._cached[key]
+
+    def endpoint_stats(self) -> dict[str, Any]:
+        """Retries, give-ups and throttling per remote backend client."""
+        stats: dict[str, Any] = {}
+        for (name, _prefixes), client in self._clients.items():
+            if isinstance(client, ResilientClient):
+                entry = stats.setdefault(name, {"retried": {}, "gave_up": 0, "throttle_cuts": 0, "limit": 0})
+                own = client.stats()
+                for kind, count in own["retried"].items():
+                    entry["retried"][kind] = entry["retried"].get(kind, 0) + count
+                entry["gave_up"] += own["gave_up"]
+                entry["throttle_cuts"], entry["limit"] = own["throttle_cuts"], own["limit"]
+        return stats
 
     def client(self, role: Role, *, agent: str, transcript: Transcript, seed: int) -> RecordingClient:
         settings = self.config.settings_for(role)
-        inner = self.backend_client(settings.backend, name_prefixes=(role == "persona"))
+        prefixes = role == "persona"
+        if self.caches(role):
+            inner = self._cached_client(settings.backend, prefixes)
+        else:
+            inner = self.backend_client(settings.backend, name_prefixes=prefixes)
         return RecordingClient(inner, role=role, agent=agent, settings=settings, transcript=transcript, seed=seed,
-                               local=self.has_grammar(role))
+                               local=self.has_grammar(role), prices=self.config.backends[settings.backend].prices)
 
     def has_grammar(self, role: Role) -> bool:
         """Whether the role's backend enforces arbitrary JSON schemas (llama.cpp grammars)."""
@@ -283,3 +340,4 @@ class ModelHub:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
+        self._cached.clear()  # cache wrappers share the clients closed above

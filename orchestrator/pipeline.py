@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from agents.persona_agent import REQUIRED_PARTS as PERSONA_PARTS
 from agents.persona_agent import persona_variables
 from agents.prompting import PromptTemplate, render
 from agents.schemas import Experience, speaker_slug
+from orchestrator.claims import LocalClaims, RedisClaims, produce
 from orchestrator.config import ModelsConfig, Role, Scenario
 from orchestrator.conversation import ConversationPrompts, run_group_chat
 from orchestrator.critic_panel import CriticPanel
@@ -39,7 +41,9 @@ from orchestrator.persona_sources import (
 )
 from orchestrator.prompt_library import load_names, load_prompt, load_seed_shots
 from orchestrator.records import ConversationRecord, FailureRecord, Provenance, Timing
+from orchestrator.resume import RestoredRun, restore, restore_hub
 from orchestrator.run_store import RunStore
+from orchestrator.shared_hub import RedisHubSync
 from orchestrator.transcript import RoleUsage, Transcript
 
 GENERATION_ROLES: tuple[Role, ...] = ("experience_generator", "persona", "selector")
@@ -57,6 +61,17 @@ class RunRequest:
     seed: int
     concurrency: int = 1
     command_line: tuple[str, ...] = ()
+    # failed conversations are replaced until this many have failed (default: max(10, N))
+    max_failures: int | None = None
+    resume: bool = False  # continue the run already in out_dir (see orchestrator/resume.py)
+    # scale-out: workers sharing one Redis (hub, LLM cache, index claims) under one run id
+    redis_url: str | None = None
+    run_id: str | None = None
+    worker_id: str | None = None
+
+    @property
+    def failure_budget(self) -> int:
+        return self.max_failures if self.max_failures is not None else max(10, self.num_conversations)
 
 
 @dataclass
@@ -65,6 +80,8 @@ class Progress:
     failed: int = 0
     total: int = 0
     tokens: int = 0
+    cached_calls: int = 0
+    cost_usd: float = 0.0
 
 
 @dataclass
@@ -80,10 +97,15 @@ class RunSummary:
     stop_reason: str = ""
     rejected: int = 0
     iterations: list[dict[str, Any]] = field(default_factory=list)
+    endpoints: dict[str, Any] = field(default_factory=dict)  # retries and throttling per backend
 
     @property
     def total_tokens(self) -> int:
         return sum(u["prompt_tokens"] + u["completion_tokens"] for u in self.usage.values())
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(u.get("cost_usd", 0.0) for u in self.usage.values())
 
 
 @dataclass
@@ -95,6 +117,7 @@ class PreparedRun:
     names: list[str]
     personas: PersonaSource | None = None
     panel: CriticPanel | None = None  # the critic panel when the scenario's critics are enabled
+    batches: dict[int, list[str]] = field(default_factory=dict)  # shot ids per batch (resume)
 
 
 def _check_templates(prompts: dict[str, PromptTemplate], scenario: Scenario, shot: Experience) -> None:
@@ -134,7 +157,12 @@ def prepare_run(request: RunRequest, *, hub_mode: HubMode | None = None) -> Prep
         shots_per_prompt=scenario.few_shot.shots_per_prompt,
         seed=request.seed,
     )
-    models = ModelHub(request.models, request.models_path, seed=request.seed)
+    batches: dict[int, list[str]] = {}
+    if request.resume:  # the hub as it was, RNG state included, and the batches' shots
+        restored = restore_hub(RunStore.open(request.out_dir))
+        if restored is not None:
+            hub, batches = restored
+    models = ModelHub(request.models, request.models_path, seed=request.seed, redis_url=request.redis_url)
     models.preflight(GENERATION_ROLES)
     critics = scenario.critics
     panel = CriticPanel.from_config(critics) if critics is not None and critics.enabled else None
@@ -147,7 +175,7 @@ def prepare_run(request: RunRequest, *, hub_mode: HubMode | None = None) -> Prep
         people = personas.draw(0, personas.group_size(0) or scenario.participants.min) or []
         render(prompts["experience_generator"], "sampled_system")
         framed_request(people, prompts["experience_generator"], shots=seeds[:1], pin=False)
-    return PreparedRun(request, prompts, hub, models, names, personas, panel=panel)
+    return PreparedRun(request, prompts, hub, models, names, personas, panel=panel, batches=batches)
 
 
 def _package_versions() -> dict[str, str]:
@@ -169,7 +197,15 @@ class _Run:
         self.progress = Progress(total=self.req.num_conversations)
         self.usage: dict[str, RoleUsage] = {}
         self.failure_reasons: list[str] = []
-        self.batch_shots: dict[int, list[Any]] = {}
+        by_id = {s.id: s for s in prepared.hub.shots}
+        self.batch_shots: dict[int, list[Any]] = {
+            b: [by_id[i] for i in ids if i in by_id] for b, ids in prepared.batches.items()
+        }
+        self.written_indices: set[int] = set()
+        self._hub_saved, self._hub_dirty = -1e9, False
+        self.shared: RedisHubSync | None = None
+        if self.req.redis_url:
+            self.shared = RedisHubSync(self.req.redis_url, self.req.run_id or "default")
         self.prompt_versions = {name: t.digest for name, t in prepared.prompts.items()}
         self.models = {role: prepared.models.describe(role) for role in GENERATION_ROLES}
         self.critic: GeneratorCritic | None = None
@@ -183,13 +219,38 @@ class _Run:
             return self.critic.shots_for(self, index)
         batch = index // self.req.scenario.few_shot.experiences_per_shot
         if batch not in self.batch_shots:
-            self.batch_shots[batch] = self.p.hub.sample()
+            if self.shared is not None:
+                self.batch_shots[batch] = self.shared.batch(batch, self.p.hub, self.p.hub.sample)
+            else:
+                self.batch_shots[batch] = self.p.hub.sample()
+            self.save_hub()  # a resumed run must prompt this batch with the same shots
         return self.batch_shots[batch]
+
+    HUB_SAVE_SECONDS = 2.0
+
+    def save_hub(self, *, force: bool = True) -> None:
+        """Rewrite hub.json. New experiences alone are saved at most every HUB_SAVE_SECONDS:
+        the rewrite grows with the hub, and a resumed run re-adds experiences of written
+        records anyway. Batch choices and the RNG state are always saved at once."""
+        now = time.perf_counter()
+        if not force and now - self._hub_saved < self.HUB_SAVE_SECONDS:
+            self._hub_dirty = True
+            return
+        self._hub_saved, self._hub_dirty = now, False
+        batches = {str(b): [s.id for s in shots] for b, shots in self.batch_shots.items()}
+        self.store.save_hub({**self.p.hub.state(), "batches": batches})
+
+    async def produce(self, index: int) -> bool:
+        """One conversation; whether it was written (False: recorded as failed)."""
+        await self.conversation(index)
+        return index in self.written_indices
 
     def _account(self, transcript: Transcript) -> dict[str, Any]:
         for role, usage in transcript.usage.items():
             self.usage.setdefault(role, RoleUsage()).merge(usage)
         self.progress.tokens += transcript.total_tokens
+        self.progress.cost_usd += transcript.cost_usd
+        self.progress.cached_calls += sum(u.cached_calls for u in transcript.usage.values())
         return transcript.usage_dict()
 
     async def conversation(self, index: int) -> None:
@@ -224,7 +285,9 @@ class _Run:
             )
             # Under the Generator-Critic only accepted experiences join the hub (after each iteration).
             if self.critic is None and self.p.hub.add(f"exp-{conv_id}", experience):
-                self.store.save_hub(self.p.hub.state())
+                if self.shared is not None:
+                    self.shared.push(f"exp-{conv_id}", experience)
+                self.save_hub(force=False)
             stage = "conversation"
             review = None
             if self.critic is not None:  # K candidates, critic panel, best passing one or none
@@ -277,6 +340,7 @@ class _Run:
             review=review,
         )
         self.store.append_conversation(record)
+        self.written_indices.add(index)
         self.progress.done += 1
         self.on_progress(self.progress)
 
@@ -293,6 +357,9 @@ class _Run:
             "seed": req.seed,
             "num_conversations_requested": req.num_conversations,
             "concurrency": req.concurrency,
+            "max_failures": req.failure_budget,
+            "scale_out": None if not req.redis_url else {
+                "redis_url": req.redis_url, "run_id": req.run_id, "worker_id": req.worker_id},
             "command_line": list(req.command_line),
             "packages": _package_versions(),
             "prompt_versions": self.prompt_versions,
@@ -305,34 +372,61 @@ class _Run:
                 "iterations": self.critic.report,
             },
             "usage": {role: u.as_dict() for role, u in sorted(self.usage.items())},
+            "cost_usd": round(sum(u.cost_usd for u in self.usage.values()), 6),
+            "endpoints": _endpoint_stats(self.p.models),
             "seconds": round(seconds, 3),
         }
 
 
+def _endpoint_stats(models: Any) -> dict[str, Any]:
+    # test doubles of ModelHub have no remote backends to report on
+    stats = getattr(models, "endpoint_stats", None)
+    return stats() if stats is not None else {}
+
+
 async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], None] = lambda p: None) -> RunSummary:
     req = prepared.request
-    store = RunStore.create(req.out_dir)
+    store = RunStore.open(req.out_dir) if req.resume else RunStore.create(req.out_dir)
     run = _Run(prepared, store, on_progress)
+    restored = restore(store) if req.resume else RestoredRun()
+    for role, usage in restored.usage.items():
+        run.usage.setdefault(role, RoleUsage()).merge(usage)
+    run.failure_reasons.extend(restored.failure_reasons)
+    if run.critic is None:  # experiences whose hub save was still pending at the crash
+        for conv_id, experience in restored.experiences:
+            prepared.hub.add(f"exp-{conv_id}", experience)
+    run.progress.done, run.progress.failed = len(restored.written), len(restored.failed)
+    run.progress.tokens = restored.tokens
+    run.progress.cost_usd = sum(u.cost_usd for u in restored.usage.values())
     started = time.perf_counter()
     store.write_manifest(run.manifest("running", 0.0))
-    store.save_hub(prepared.hub.state())
-    semaphore = asyncio.Semaphore(max(1, req.concurrency))
-
-    async def guarded(index: int) -> None:
-        async with semaphore:
-            await run.conversation(index)
+    run.save_hub()
+    claims: LocalClaims | RedisClaims
+    if req.redis_url:
+        worker = req.worker_id or f"{socket.gethostname()}:{req.out_dir.resolve()}"
+        claims = RedisClaims(req.redis_url, req.run_id or "default", worker, req.num_conversations,
+                             max_failures=req.failure_budget, completed=restored.written + restored.failed)
+    else:
+        claims = LocalClaims(req.num_conversations, written=restored.written, failed=restored.failed,
+                             max_failures=req.failure_budget)
 
     status = "interrupted"
     try:
         if run.critic is not None:
             await run.critic.run(run)
         else:
-            await asyncio.gather(*(guarded(i) for i in range(req.num_conversations)))
+            await produce(claims, run.produce, req.concurrency)
         status = "complete"
     finally:
         seconds = time.perf_counter() - started
+        if run._hub_dirty:
+            run.save_hub()
         store.write_manifest(run.manifest(status, seconds))
         busy = sum(engine.busy_seconds for engine in prepared.models.local_engines())
+        endpoints = _endpoint_stats(prepared.models)
+        await claims.close()
+        if run.shared is not None:
+            run.shared.close()
         await prepared.models.close()
     return RunSummary(
         out_dir=req.out_dir, written=run.progress.done, failed=run.progress.failed, seconds=seconds,
@@ -341,6 +435,7 @@ async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], N
         stop_reason=run.critic.stop_reason if run.critic else "",
         rejected=run.critic.rejected_candidates if run.critic else 0,
         iterations=run.critic.report if run.critic else [],
+        endpoints=endpoints,
     )
 
 

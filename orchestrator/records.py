@@ -27,6 +27,10 @@ class RoleUsageRecord(_Record):
     prompt_tokens: int
     completion_tokens: int
     cached_calls: int = 0
+    # tokens of cache hits, not included in prompt_tokens/completion_tokens (not spent)
+    cached_prompt_tokens: int = 0
+    cached_completion_tokens: int = 0
+    cost_usd: float = 0.0  # from the backend's `prices`; 0 without a price table
     seconds: float = 0.0
 
 

@@ -45,6 +45,43 @@ class RunStore:
             raise UserError(f"--out: cannot create {root}: {exc.strerror}") from None
         return cls(root)
 
+    @classmethod
+    def open(cls, root: Path) -> RunStore:
+        """An existing run directory, to resume it."""
+        if not (root / MANIFEST).exists():
+            raise UserError(f"--resume: {root} is not a run directory (no {MANIFEST})")
+        (root / TRANSCRIPTS).mkdir(parents=True, exist_ok=True)
+        for leftover in [*root.glob("*.tmp"), *(root / TRANSCRIPTS).glob("*.tmp")]:
+            leftover.unlink()  # an atomic rewrite interrupted before its rename
+        return cls(root)
+
+    def complete_records(self, name: str, model: type[BaseModel]) -> list[Any]:
+        """The records of a JSONL file that were written completely. A line cut short by a crash
+        (no newline, or not a valid record) is removed from the file so appends stay clean."""
+        path = self.root / name
+        if not path.exists():
+            return []
+        raw = path.read_bytes()
+        records, offset = [], 0
+        for line in raw.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break
+            try:
+                records.append(model.model_validate_json(line))
+            except ValueError:
+                break  # only the last line can be torn; nothing after it was written
+            offset += len(line)
+        if offset != len(raw):
+            with path.open("r+b") as fh:
+                fh.truncate(offset)
+                fh.flush()
+                os.fsync(fh.fileno())
+        return records
+
+    def load_json(self, name: str) -> Any:
+        path = self.root / name
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
     def _append(self, name: str, record: BaseModel) -> None:
         line = record.model_dump_json() + "\n"
         with (self.root / name).open("a", encoding="utf-8") as fh:

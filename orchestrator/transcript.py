@@ -10,25 +10,34 @@ from typing import Any
 
 @dataclass
 class RoleUsage:
+    """Calls and tokens of one role. Cache hits are counted apart: their tokens were not spent
+    (prompt_tokens/completion_tokens/cost_usd cover real calls only)."""
+
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_calls: int = 0
+    cached_prompt_tokens: int = 0
+    cached_completion_tokens: int = 0
+    cost_usd: float = 0.0
     seconds: float = 0.0
 
-    def add(self, prompt: int, completion: int, seconds: float, cached: bool) -> None:
+    def add(self, prompt: int, completion: int, seconds: float, cached: bool, cost: float = 0.0) -> None:
         self.calls += 1
+        self.seconds += seconds
+        if cached:
+            self.cached_calls += 1
+            self.cached_prompt_tokens += prompt
+            self.cached_completion_tokens += completion
+            return
         self.prompt_tokens += prompt
         self.completion_tokens += completion
-        self.seconds += seconds
-        self.cached_calls += int(cached)
+        self.cost_usd += cost
 
     def merge(self, other: RoleUsage) -> None:
-        self.calls += other.calls
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-        self.cached_calls += other.cached_calls
-        self.seconds += other.seconds
+        for name in ("calls", "prompt_tokens", "completion_tokens", "cached_calls", "cached_prompt_tokens",
+                     "cached_completion_tokens", "cost_usd", "seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     @property
     def total_tokens(self) -> int:
@@ -40,6 +49,9 @@ class RoleUsage:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "cached_calls": self.cached_calls,
+            "cached_prompt_tokens": self.cached_prompt_tokens,
+            "cached_completion_tokens": self.cached_completion_tokens,
+            "cost_usd": round(self.cost_usd, 6),
             "seconds": round(self.seconds, 4),
         }
 
@@ -55,8 +67,8 @@ class Transcript:
     def add(self, kind: str, **data: Any) -> None:
         self.events.append({"seq": len(self.events), "t": round(time.perf_counter() - self.started, 4), "event": kind, **data})
 
-    def add_usage(self, role: str, prompt: int, completion: int, seconds: float, cached: bool) -> None:
-        self.usage.setdefault(role, RoleUsage()).add(prompt, completion, seconds, cached)
+    def add_usage(self, role: str, prompt: int, completion: int, seconds: float, cached: bool, cost: float = 0.0) -> None:
+        self.usage.setdefault(role, RoleUsage()).add(prompt, completion, seconds, cached, cost)
 
     def absorb(self, other: Transcript) -> None:
         """Fold a stage's transcript (e.g. experience generation) into this one."""
@@ -76,3 +88,7 @@ class Transcript:
     @property
     def total_tokens(self) -> int:
         return sum(u.total_tokens for u in self.usage.values())
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(u.cost_usd for u in self.usage.values())

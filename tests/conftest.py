@@ -35,6 +35,8 @@ def replay_hub(tmp_path: Path, clients: dict[str, ReplayChatCompletionClient]) -
             "backends": backends,
             "default": {"backend": first},
             "roles": {role: {"backend": role} for role in clients},
+            # replay clients script every reply; a cache would answer from earlier runs instead
+            "cache": {"store": "off"},
         }
     )
     hub = ModelHub(config, tmp_path / "models.yaml", seed=0)

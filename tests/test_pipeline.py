@@ -28,16 +28,17 @@ async def test_run_writes_records_transcripts_hub_and_manifest(tmp_path: Path, e
     good = json.dumps(experience.model_dump())
     prepared = prepare_run(request(tmp_path))
     prepared.models = replay_hub(tmp_path, {
-        "experience_generator": replay([good, "garbage", "{}", good]),
-        "persona": replay([f"reply number {i}" for i in range(40)]),
-        "selector": replay(['{"next_speaker": "Tomas"}', '{"next_speaker": "Aisha"}', "??"] * 20),
+        "experience_generator": replay([good, "garbage", "{}", good, good]),
+        "persona": replay([f"reply number {i}" for i in range(60)]),
+        "selector": replay(['{"next_speaker": "Tomas"}', '{"next_speaker": "Aisha"}', "??"] * 30),
     })
     summary = await execute_run(prepared)
     run = tmp_path / "run"
-    assert (summary.written, summary.failed) == (2, 1)
+    # the failed conversation is recorded and replaced by a new index: the run reaches N=3
+    assert (summary.written, summary.failed) == (3, 1)
 
     records = [ConversationRecord.model_validate_json(line) for line in (run / "conversations.jsonl").open()]
-    assert [r.id for r in records] == ["c000000", "c000002"]
+    assert [r.id for r in records] == ["c000000", "c000002", "c000003"]
     for record in records:
         speakers = [t.speaker for t in record.turns]
         assert speakers[0] == "Lena" and record.turns[0].text == experience.starter.text
@@ -56,11 +57,11 @@ async def test_run_writes_records_transcripts_hub_and_manifest(tmp_path: Path, e
 
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "complete"
-    assert manifest["counts"] == {"written": 2, "failed": 1, "hub_size": 5}
+    assert manifest["counts"] == {"written": 3, "failed": 1, "hub_size": 6}
     assert manifest["packages"]["autogen-agentchat"] == "0.7.5"
     assert manifest["seed"] == 5 and manifest["command_line"] == ["run.py", "--test"]
     hub = json.loads((run / "hub.json").read_text())
-    assert [s["id"] for s in hub["shots"]][-2:] == ["exp-c000000", "exp-c000002"]
+    assert [s["id"] for s in hub["shots"]][-3:] == ["exp-c000000", "exp-c000002", "exp-c000003"]
 
 
 async def test_transcript_records_calls_and_selector_decisions(tmp_path: Path, experience: Experience) -> None:

@@ -1,0 +1,208 @@
+"""Endpoint faults handled in one place: a ChatCompletionClient wrapper that ModelHub puts
+around every remote backend client (built with the SDK's own retries off, so retries are ours
+and visible).
+
+- Retries 429, 5xx, timeouts, connection errors, unreadable bodies and empty replies, with
+  exponential backoff and full jitter, honouring `Retry-After` / `retry-after-ms`.
+- A per-call timeout (asyncio) on top of the HTTP client's, so a hung call cannot stall a
+  conversation forever.
+- Adaptive throttling: an AIMD limit on the calls in flight to the backend, halved on a 429
+  (at most once per cooldown) and grown back by one per limit successful calls.
+A call that still fails raises `EndpointGaveUp`; the conversation is then recorded as failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import Any, Literal
+
+import httpx
+from autogen_core import CancellationToken
+from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
+from autogen_core.tools import Tool, ToolSchema
+from pydantic import BaseModel
+
+from orchestrator.config import RetryConfig
+from orchestrator.errors import GenerationError
+
+
+class EndpointGaveUp(GenerationError):
+    """Every attempt of one model call failed; the reason names the last failure."""
+
+
+class EmptyReply(Exception):
+    """The endpoint answered 200 with no content and no tool calls."""
+
+
+class AdaptiveLimiter:
+    """Calls in flight to one backend: at most `limit`, which halves on rate limiting and
+    creeps back up on success (additive increase, multiplicative decrease)."""
+
+    def __init__(self, ceiling: int, *, cooldown: float = 1.0) -> None:
+        self.ceiling = ceiling
+        self.limit = float(ceiling)
+        self.in_flight = 0
+        self.cooldown = cooldown
+        self.cuts = 0
+        self._last_cut = -1e9
+        self._cond: asyncio.Condition | None = None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cond is None:  # created inside the running loop
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    async def acquire(self) -> None:
+        cond = self._condition()
+        async with cond:
+            await cond.wait_for(lambda: self.in_flight < max(1, int(self.limit)))
+            self.in_flight += 1
+
+    async def release(self, *, rate_limited: bool = False) -> None:
+        cond = self._condition()
+        async with cond:
+            self.in_flight -= 1
+            now = time.monotonic()
+            if rate_limited:
+                if now - self._last_cut >= self.cooldown:
+                    self.limit = max(1.0, self.limit / 2)
+                    self._last_cut = now
+                    self.cuts += 1
+            elif self.limit < self.ceiling:
+                self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
+            cond.notify(max(1, int(self.limit) - self.in_flight))
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The server's requested wait, from `retry-after-ms` or `Retry-After` (seconds)."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            continue  # an HTTP date: fall back to our own backoff
+    return None
+
+
+def classify(exc: BaseException) -> str | None:
+    """A short retryable-failure kind, or None when retrying cannot help (e.g. 400, 401)."""
+    import openai
+
+    if isinstance(exc, EmptyReply):
+        return "empty_reply"
+    if isinstance(exc, (asyncio.TimeoutError, openai.APITimeoutError, httpx.TimeoutException)):
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
+        return "connection"
+    if isinstance(exc, (json.JSONDecodeError, openai.APIResponseValidationError)):
+        return "invalid_body"
+    status = _status(exc)
+    if status == 429:
+        return "rate_limit"
+    if status is not None and (status >= 500 or status == 408):
+        return "server_error"
+    return None
+
+
+class ResilientClient(ChatCompletionClient):
+    def __init__(self, inner: ChatCompletionClient, *, policy: RetryConfig, timeout: float,
+                 limiter: AdaptiveLimiter, rng: random.Random | None = None) -> None:
+        self._inner = inner
+        self.policy = policy
+        self.timeout = timeout
+        self.limiter = limiter
+        self.failures: Counter[str] = Counter()  # retryable failures seen, by kind
+        self.gave_up = 0
+        self._rng = rng or random.Random(0)  # jitter only; never affects model outputs
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(max_delay, initial * 2^(attempt-1))]."""
+        return self._rng.uniform(0, min(self.policy.max_delay, self.policy.initial_delay * 2 ** (attempt - 1)))
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> CreateResult:
+        last = ""
+        for attempt in range(1, self.policy.attempts + 1):
+            await self.limiter.acquire()
+            rate_limited = False
+            try:
+                result = await asyncio.wait_for(
+                    self._inner.create(messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+                                       extra_create_args=extra_create_args, cancellation_token=cancellation_token),
+                    # the HTTP client has the same timeout; this one also bounds connect and parse
+                    timeout=self.timeout + 1.0,
+                )
+                if result.content == "" and not tools:
+                    raise EmptyReply("the endpoint returned an empty reply")
+                return result
+            except Exception as exc:
+                kind = classify(exc)
+                if kind is None:
+                    raise
+                rate_limited = kind == "rate_limit"
+                self.failures[kind] += 1
+                last = f"{kind}: {type(exc).__name__}: {exc}"[:500]
+                wait = retry_after_seconds(exc)
+                delay = self.backoff(attempt) if wait is None else min(wait, self.policy.max_delay)
+            finally:
+                await self.limiter.release(rate_limited=rate_limited)
+            if attempt < self.policy.attempts:
+                await asyncio.sleep(delay)
+        self.gave_up += 1
+        raise EndpointGaveUp(f"model call failed {self.policy.attempts} times; last: {last}")
+
+    def create_stream(
+        self, messages: Sequence[LLMMessage], **kwargs: Any
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        raise NotImplementedError("Symposia does not stream")
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+    def actual_usage(self) -> RequestUsage:
+        return self._inner.actual_usage()
+
+    def total_usage(self) -> RequestUsage:
+        return self._inner.total_usage()
+
+    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return self._inner.count_tokens(messages, tools=tools)
+
+    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return self._inner.remaining_tokens(messages, tools=tools)
+
+    @property
+    def capabilities(self) -> ModelInfo:
+        return self._inner.model_info
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self._inner.model_info
+
+    def stats(self) -> dict[str, Any]:
+        return {"retried": dict(self.failures), "gave_up": self.gave_up, "throttle_cuts": self.limiter.cuts,
+                "limit": round(self.limiter.limit, 1)}

@@ -1,0 +1,266 @@
+"""A simulated OpenAI-compatible chat endpoint for scale and fault tests (test tooling only).
+
+It answers `POST /v1/chat/completions` and `GET /v1/models` on 127.0.0.1 only, after a fixed
+latency plus completion tokens ÷ token rate, with replies that fit what Symposia asks for: a
+valid experience for the experience schema, an enum name for the speaker-choice schema, a short
+varied line otherwise. A fraction of requests fail on purpose (429 with Retry-After, 500, a hang
+longer than the client's timeout, an invalid JSON body, an empty reply, an unknown speaker name).
+It is bounded: it stops by itself after `max_requests` requests or `max_seconds` seconds.
+`GET /stats` returns counts and the tokens of every successful reply (for accounting tests).
+
+    python -m tests.sim_endpoint --latency 0.05 --fault-rate 0.2 --max-seconds 120
+    (prints "PORT <n>" on stdout once listening)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"  # never reachable from another machine
+FAULTS = ("rate_limit", "server_error", "timeout", "invalid_json", "empty", "unknown_speaker")
+NAMES = ("Mara", "Joel", "Ines", "Kofi", "Petra", "Ravi", "Lucia", "Oskar")
+WORDS = ("garden", "train", "recipe", "weekend", "budget", "concert", "puppy", "exam", "roof", "market",
+         "bicycle", "letter", "storm", "lantern", "harbour", "violin", "orchard", "ticket", "novel", "kettle")
+
+
+@dataclass
+class SimSettings:
+    latency: float = 0.05  # seconds before every reply
+    token_rate: float = 0.0  # completion tokens per second on top of the latency; 0 = instant
+    fault_rate: float = 0.0
+    faults: tuple[str, ...] = FAULTS
+    retry_after: float = 0.05  # seconds, sent in Retry-After on 429
+    hang_seconds: float = 5.0  # a "timeout" fault holds the request this long, then closes
+    max_requests: int = 100_000
+    max_seconds: float = 600.0
+    seed: int = 0
+
+
+@dataclass
+class SimStats:
+    requests: int = 0
+    ok: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"requests": self.requests, "ok": self.ok, "faults": dict(self.faults),
+                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def _experience(count: int, rng: random.Random) -> dict[str, Any]:
+    names = rng.sample(NAMES, count)
+    people = [{
+        "name": n, "age": rng.randint(18, 80), "qualities": ["kind", rng.choice(WORDS)],
+        "lifestyle": f"Spends evenings on the {rng.choice(WORDS)}.", "speech_style": "Short and friendly.",
+        "memory": {"recent": f"Lost a {rng.choice(WORDS)} last week.", "long_term": "Grew up by the sea."},
+    } for n in names]
+    relations = [{"person_a": a, "person_b": b, "relation": "old friends"} for a, b in zip(names, names[1:], strict=False)]
+    return {"participants": people, "relations": relations, "situation": f"Planning a {rng.choice(WORDS)} trip.",
+            "topic": f"the {rng.choice(WORDS)}", "starter": {"speaker": names[0], "text": "Shall we start?"}}
+
+
+def _schema_reply(schema: dict[str, Any], rng: random.Random, unknown_speaker: bool) -> str:
+    props = schema.get("properties", {})
+    if "next_speaker" in props:
+        names = props["next_speaker"].get("enum") or [props["next_speaker"].get("const", "x")]
+        return json.dumps({"next_speaker": "Nobody_Here" if unknown_speaker else rng.choice(names)})
+    if "participants" in props:
+        count = props["participants"].get("minItems", 3)
+        return json.dumps(_experience(count, rng))
+    return json.dumps({k: "ok" for k in schema.get("required", [])})
+
+
+class SimEndpoint:
+    def __init__(self, settings: SimSettings) -> None:
+        self.settings = settings
+        self.stats = SimStats()
+        self._rng = random.Random(settings.seed)
+        self._server: asyncio.AbstractServer | None = None
+        self._done = asyncio.Event()
+        self.port = 0
+
+    async def start(self, port: int = 0) -> int:
+        self._server = await asyncio.start_server(self._serve, HOST, port, backlog=4096)
+        self.port = self._server.sockets[0].getsockname()[1]
+        asyncio.get_running_loop().call_later(self.settings.max_seconds, self._done.set)
+        return self.port
+
+    async def wait_closed(self) -> None:
+        await self._done.wait()
+        await self.stop()
+
+    async def stop(self) -> None:
+        self._done.set()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while not self._done.is_set():
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                if not await self._respond(method, path, body, writer):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, ValueError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    @staticmethod
+    def _write(writer: asyncio.StreamWriter, status: str, payload: bytes, extra: dict[str, str] | None = None) -> None:
+        head = [f"HTTP/1.1 {status}", "content-type: application/json", f"content-length: {len(payload)}",
+                "connection: keep-alive", *(f"{k}: {v}" for k, v in (extra or {}).items())]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+
+    async def _respond(self, method: str, path: str, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        if method == "GET" and path.rstrip("/").endswith("/models"):
+            self._write(writer, "200 OK", json.dumps({"object": "list", "data": [{"id": "sim", "object": "model"}]}).encode())
+            return True
+        if method == "GET" and path.rstrip("/").endswith("/stats"):
+            self._write(writer, "200 OK", json.dumps(self.stats.as_dict()).encode())
+            return True
+        if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
+            self._write(writer, "404 Not Found", b'{"error": {"message": "not found"}}')
+            return True
+        self.stats.requests += 1
+        if self.stats.requests >= self.settings.max_requests:
+            asyncio.get_running_loop().call_later(1.0, self._done.set)
+        request = json.loads(body)
+        fault = self._rng.choice(self.settings.faults) if self._rng.random() < self.settings.fault_rate else None
+        schema = (request.get("response_format") or {}).get("json_schema", {}).get("schema")
+        if fault == "unknown_speaker" and not (schema and "next_speaker" in schema.get("properties", {})):
+            fault = None  # only meaningful for speaker choices
+        if fault == "empty" and schema and "next_speaker" not in schema.get("properties", {}):
+            fault = None  # an empty structured reply is an invalid-JSON fault; keep them distinct
+        if fault:
+            self.stats.faults[fault] += 1
+        await asyncio.sleep(self.settings.latency)
+        if fault == "rate_limit":
+            self._write(writer, "429 Too Many Requests", b'{"error": {"message": "slow down", "type": "rate_limit"}}',
+                        {"retry-after": f"{self.settings.retry_after:g}"})
+            return True
+        if fault == "server_error":
+            self._write(writer, "500 Internal Server Error", b'{"error": {"message": "boom"}}')
+            return True
+        if fault == "timeout":
+            await asyncio.sleep(self.settings.hang_seconds)
+            return False
+        if fault == "invalid_json":
+            self._write(writer, "200 OK", b'{"id": "x", "choices": [{"message": ')
+            return True
+        if fault == "empty":
+            content = ""
+        elif schema:
+            content = _schema_reply(schema, self._rng, fault == "unknown_speaker")
+        else:
+            content = f"I keep thinking about the {self._rng.choice(WORDS)} and the {self._rng.choice(WORDS)}, honestly."
+        prompt_tokens = sum(_tokens(str(m.get("content", ""))) for m in request.get("messages", []))
+        completion_tokens = _tokens(content) if content else 0
+        if self.settings.token_rate > 0:
+            await asyncio.sleep(completion_tokens / self.settings.token_rate)
+        self.stats.ok += 1
+        self.stats.prompt_tokens += prompt_tokens
+        self.stats.completion_tokens += completion_tokens
+        payload = {
+            "id": f"sim-{self.stats.requests}", "object": "chat.completion", "created": int(time.time()),
+            "model": request.get("model", "sim"),
+            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
+        }
+        self._write(writer, "200 OK", json.dumps(payload).encode())
+        return True
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[SimSettings, int]:
+    p = argparse.ArgumentParser(description="simulated OpenAI-compatible endpoint (127.0.0.1 only)")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--latency", type=float, default=0.05)
+    p.add_argument("--token-rate", type=float, default=0.0)
+    p.add_argument("--fault-rate", type=float, default=0.0)
+    p.add_argument("--faults", default=",".join(FAULTS))
+    p.add_argument("--retry-after", type=float, default=0.05)
+    p.add_argument("--hang-seconds", type=float, default=5.0)
+    p.add_argument("--max-requests", type=int, default=100_000)
+    p.add_argument("--max-seconds", type=float, default=600.0)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    faults = tuple(f for f in a.faults.split(",") if f)
+    unknown = set(faults) - set(FAULTS)
+    if unknown:
+        p.error(f"unknown faults {sorted(unknown)}; allowed: {', '.join(FAULTS)}")
+    return SimSettings(a.latency, a.token_rate, a.fault_rate, faults, a.retry_after, a.hang_seconds,
+                       a.max_requests, a.max_seconds, a.seed), a.port
+
+
+async def _main(settings: SimSettings, port: int) -> None:
+    sim = SimEndpoint(settings)
+    bound = await sim.start(port)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(sim.stop()))
+    print(f"PORT {bound}", flush=True)
+    await sim.wait_closed()
+
+
+@contextlib.contextmanager
+def running_endpoint(*args: str) -> Iterator[str]:
+    """Start the endpoint in its own process (its CPU is not the orchestrator's); yield base_url."""
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-m", "tests.sim_endpoint", *args], cwd=root,
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"simulated endpoint did not start: {line!r}")
+        yield f"http://{HOST}:{int(line.split()[1])}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def models_yaml(base_url: str, *, timeout: float = 2.0, extra_backend: str = "", extra: str = "") -> str:
+    """A models configuration with every role on the simulated endpoint."""
+    return (
+        "backends:\n  sim:\n    type: openai\n    model: sim\n"
+        f"    base_url: {base_url}\n    api_key_env: SIM_API_KEY\n    timeout_seconds: {timeout}\n"
+        "    model_info: {family: unknown, json_output: true, structured_output: true, function_calling: false, vision: false}\n"
+        f"{extra_backend}"
+        "default: {backend: sim, temperature: 0.8, max_tokens: 128}\n"
+        f"{extra}"
+    )
+
+
+if __name__ == "__main__":
+    settings, port = parse_args()
+    asyncio.run(_main(settings, port))
