@@ -113,6 +113,8 @@ class RedisClaims:
         self._finish = self.redis.register_script(_FINISH)
         self._completed_here = set(completed)
         self._mine: list[int] | None = None  # this worker's claims left over from a crash
+        # concurrent first claims must not each read the leftovers: one would re-take another's fresh claim
+        self._leftovers_lock = asyncio.Lock()
 
     async def _leftovers(self) -> list[int]:
         claims = await self.redis.hgetall(self._keys[2])
@@ -122,8 +124,9 @@ class RedisClaims:
         return [i for i in mine if i not in self._completed_here]
 
     async def claim(self) -> int | None:
-        if self._mine is None:
-            self._mine = await self._leftovers()
+        async with self._leftovers_lock:
+            if self._mine is None:
+                self._mine = await self._leftovers()
         if self._mine:
             return self._mine.pop(0)
         result = int(await self._claim(keys=self._keys, args=[self.target, self.max_failures, self.worker]))

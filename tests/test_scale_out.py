@@ -82,3 +82,30 @@ def test_two_workers_split_one_run_without_duplicates(tmp_path: Path, redis_url:
     hub_ids = {json.loads(raw)["id"] for raw in shared.lrange("symposia:run:test-run:hub", 0, -1)}
     assert {f"exp-c{i:06d}" for i in everything} <= hub_ids  # each worker's experiences reached the other
     assert list(shared.scan_iter("symposia:llm:*", count=1000))  # the LLM cache is the shared one
+
+
+def test_concurrent_first_claims_of_a_worker_never_share_an_index(redis_url: str) -> None:
+    """Regression: each first claim used to re-read the worker's 'leftover' claims, so a coroutine
+    could pick up the index another coroutine of the same worker had claimed a moment before."""
+    import asyncio
+
+    from orchestrator.claims import RedisClaims
+
+    async def claim_all() -> list[int | None]:
+        claims = RedisClaims(redis_url, "race-run", "w1", 50, max_failures=5)
+        real_hgetall, reads = claims.redis.hgetall, []
+
+        async def late_hgetall(key: str) -> dict:  # every read after the first lands after others' claims
+            reads.append(key)
+            if len(reads) > 1:
+                await asyncio.sleep(0.05)
+            return await real_hgetall(key)
+
+        claims.redis.hgetall = late_hgetall  # type: ignore[method-assign]
+        try:
+            return list(await asyncio.gather(*(claims.claim() for _ in range(20))))
+        finally:
+            await claims.close()
+
+    indices = asyncio.run(claim_all())
+    assert sorted(i for i in indices if i is not None) == list(range(20)), indices
