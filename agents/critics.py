@@ -12,7 +12,6 @@ This module declares agents and pure checks only: no loops over candidates, no I
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from autogen_core.models import ChatCompletionClient
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.prompting import PromptTemplate, render
+from agents.reply_check import leak_problems
+from agents.reply_check import words as _words
 from agents.schemas import Experience, speaker_slug
 
 CriticRole = Literal["gate", "quality"]
@@ -138,18 +139,6 @@ class RuleLimits:
 
 
 RuleResult = tuple[bool, str]
-_WORD = re.compile(r"[\w']+")
-# Prompt, schema and chat-template text that must never appear in a spoken line.
-LEAK_MARKERS = (
-    "as an ai", "an ai language model", "i am an ai", "i'm an ai", "language model",
-    "ai assistant", "<|im_start|>", "<|im_end|>", "<|endoftext|>", '{"', "next_speaker",
-    "situation:", "topic:", "rules:", "speak only as", "speech style:", "long ago:",
-)
-GENERIC_LABELS = ("user", "assistant", "system", "speaker", "narrator")
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.casefold())
 
 
 def check_repetition(view: CandidateView, limits: RuleLimits) -> RuleResult:
@@ -177,18 +166,10 @@ def check_repetition(view: CandidateView, limits: RuleLimits) -> RuleResult:
 
 def check_format_leak(view: CandidateView, limits: RuleLimits) -> RuleResult:
     """Speaker labels inside an utterance, prompt/schema text, 'as an AI'."""
-    names = {p.name.casefold() for p in view.experience.participants}
-    names |= {speaker_slug(p.name).casefold() for p in view.experience.participants}
-    labels = names | set(GENERIC_LABELS)
-    problems: list[str] = []
-    for i, turn in enumerate(view.turns):
-        lowered = turn.text.casefold()
-        for line in lowered.splitlines():
-            head, sep, _ = line.partition(":")
-            if sep and head.strip() in labels:
-                problems.append(f"turn {i + 1} ({turn.speaker}) contains the speaker label {head.strip()!r}:")
-                break
-        problems += [f"turn {i + 1} ({turn.speaker}) contains {m!r}" for m in LEAK_MARKERS if m in lowered]
+    people = view.experience.participants
+    labels = {p.name for p in people} | {speaker_slug(p.name) for p in people}
+    problems = [f"turn {i + 1} ({turn.speaker}) contains {problem}"
+                for i, turn in enumerate(view.turns) for problem in leak_problems(turn.text, labels)]
     if problems:
         return False, "; ".join(problems[:3])
     return True, "no speaker labels, prompt text or AI disclaimers in the turns"
@@ -257,7 +238,8 @@ class RuleCritic(BaseChatAgent):
     async def on_messages(
         self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
     ) -> Response:
-        views = [m.content for m in messages if isinstance(m, StructuredMessage) and isinstance(m.content, CandidateView)]
+        views = [m.content for m in messages
+                 if isinstance(m, StructuredMessage) and isinstance(m.content, CandidateView)]
         if not views:
             raise ValueError(f"{self.name} needs a StructuredMessage[CandidateView]")
         passed, rationale = self._check(views[-1], self._limits)

@@ -139,6 +139,9 @@ class Scenario(_Strict):
     # grammar on the embedded backend); off lets the model invent names itself.
     name_hints: bool = True
     selector_attempts: int = Field(default=2, ge=1, le=10)
+    # A persona reply that is empty, leaks a speaker label or prompt text, or repeats an earlier
+    # line is sampled again, up to this many attempts in all (1 = never).
+    reply_attempts: int = Field(default=3, ge=1, le=10)
     # Generator-Critic loop with an expert panel; absent or enabled: false = no critics.
     critics: CriticsConfig | None = None
 
@@ -233,6 +236,9 @@ class OpenAIBackend(_Strict):
     type: Literal["openai"]
     model: str = Field(min_length=1)
     base_url: str | None = None
+    # "lean": our own HTTP client (orchestrator/openai_compat.py), ~10x less CPU per call at
+    # scale; "openai_sdk": autogen-ext's client on the openai SDK. Same requests and results.
+    client: Literal["lean", "openai_sdk"] = "lean"
     api_key_env: str = "OPENAI_API_KEY"
     model_info: ModelInfoConfig | None = None
     timeout_seconds: float = Field(default=60.0, gt=0)

@@ -7,6 +7,7 @@ wrappers and the team are built anew for every conversation (shared agents mix h
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from autogen_agentchat.messages import TextMessage
@@ -14,12 +15,18 @@ from autogen_agentchat.messages import TextMessage
 from agents.group_chat import OPENING_SOURCE, build_group_chat, opening_messages
 from agents.persona_agent import build_persona_agent
 from agents.prompting import PromptTemplate, render
+from agents.reply_check import reply_problems
 from agents.schemas import Experience, speaker_slug
 from agents.speaker_selection import eligible_speakers
+from orchestrator.checked_replies import CheckedReplyClient
 from orchestrator.config import Scenario
 from orchestrator.model_clients import ModelHub
 from orchestrator.speaker_selector import make_constrained_selector
 from orchestrator.transcript import Transcript
+
+
+def _reply_problems(reply: str, earlier: Sequence[str], *, labels: Sequence[str]) -> list[str]:
+    return reply_problems(reply, speaker_labels=labels, earlier=earlier)
 
 
 @dataclass(frozen=True)
@@ -48,10 +55,14 @@ async def run_group_chat(
     seed: int,
 ) -> list[Turn]:
     display = {speaker_slug(p.name): p.name for p in experience.participants}
+    check = functools.partial(_reply_problems, labels=[*display, *display.values()])
     agents = []
     for offset, participant in enumerate(experience.participants):
         slug = speaker_slug(participant.name)
-        client = models.client("persona", agent=slug, transcript=transcript, seed=seed * 31 + offset)
+        client = CheckedReplyClient(
+            models.client("persona", agent=slug, transcript=transcript, seed=seed * 31 + offset),
+            check=check, attempts=scenario.reply_attempts, agent=slug, transcript=transcript,
+        )
         agent = build_persona_agent(
             participant,
             experience,
