@@ -17,6 +17,9 @@ LEAK_MARKERS = (
     "situation:", "topic:", "rules:", "speak only as", "speech style:", "long ago:",
 )
 GENERIC_LABELS = ("user", "assistant", "system", "speaker", "narrator")
+# People echo a phrase; six words in a row lifted from an earlier line is parroting, and the
+# start of the loops the repetition critic rejects.
+COPY_RUN = 6
 
 
 def words(text: str) -> list[str]:
@@ -43,6 +46,13 @@ def reply_problems(text: str, *, speaker_labels: Iterable[str], earlier: Iterabl
     if not said:
         return ["empty reply"]
     problems = [f"contains {p}" for p in leak_problems(text, speaker_labels)]
+    earlier = list(earlier)
     if any(said == " ".join(words(line)) for line in earlier):
         problems.append("repeats an earlier line word for word")
+    elif _runs(words(text)) & set().union(*(_runs(words(line)) for line in earlier)):
+        problems.append(f"copies {COPY_RUN} or more words in a row from an earlier line")
     return problems
+
+
+def _runs(tokens: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i : i + COPY_RUN]) for i in range(len(tokens) - COPY_RUN + 1)}

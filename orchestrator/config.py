@@ -273,6 +273,9 @@ class GenerationSettings(_Strict):
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     # llama.cpp only (embedded backend): multiplicative penalty on recently used tokens.
     repeat_penalty: float | None = Field(default=None, ge=1, le=2)
+    # llama.cpp only: a GBNF grammar every reply of this role must follow (constrained decoding);
+    # checked against the loaded model before the run starts.
+    grammar: str | None = None
 
 
 class RoleSettings(_Strict):
@@ -283,10 +286,11 @@ class RoleSettings(_Strict):
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
     repeat_penalty: float | None = None
+    grammar: str | None = None
 
-    def sampling_args(self, *, local: bool) -> dict[str, float | int]:
+    def sampling_args(self, *, local: bool) -> dict[str, float | int | str]:
         """Call arguments for this role; None means the backend's default."""
-        args: dict[str, float | int | None] = {
+        args: dict[str, float | int | str | None] = {
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "top_p": self.top_p,
@@ -295,6 +299,7 @@ class RoleSettings(_Strict):
         }
         if local:
             args["repeat_penalty"] = self.repeat_penalty
+            args["grammar"] = self.grammar
         return {k: v for k, v in args.items() if v is not None}
 
 
@@ -317,6 +322,14 @@ class ModelsConfig(_Strict):
                     f"{where}.backend '{settings.backend}' is not a defined backend; "
                     f"defined: {', '.join(names)}"
                 )
+        for where, settings in [("default", self.default), *self.roles.items()]:
+            backend = settings.backend or self.default.backend
+            grammar = settings.grammar or self.default.grammar
+            if grammar is not None and not isinstance(self.backends[str(backend)], LocalBackend):
+                raise ValueError(
+                    f"{where}.grammar is for the embedded (local) backend only; backend '{backend}' is "
+                    f"{self.backends[str(backend)].type}"
+                )
         return self
 
     def settings_for(self, role: Role) -> RoleSettings:
@@ -337,6 +350,7 @@ class ModelsConfig(_Strict):
             frequency_penalty=pick("frequency_penalty", None),  # type: ignore[arg-type]
             presence_penalty=pick("presence_penalty", None),  # type: ignore[arg-type]
             repeat_penalty=pick("repeat_penalty", None),  # type: ignore[arg-type]
+            grammar=pick("grammar", None),  # type: ignore[arg-type]
         )
 
 

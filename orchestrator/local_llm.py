@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import llama_cpp
 from autogen_core import CancellationToken
 from autogen_core.models import (
     AssistantMessage,
@@ -35,9 +36,10 @@ from autogen_core.models import (
 )
 from autogen_core.tools import Tool, ToolSchema
 from autogen_ext.models.llama_cpp import LlamaCppChatCompletionClient
+from llama_cpp.llama_grammar import LlamaGrammar
 from pydantic import BaseModel
 
-from orchestrator.errors import EndpointError
+from orchestrator.errors import ConfigError, EndpointError
 
 BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Speakers whose lines are orchestration, not a persona's words.
@@ -134,6 +136,23 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
         self._lock = threading.Lock()
         self.busy_seconds = 0.0
         self.calls = 0
+        self._grammars: dict[str, LlamaGrammar] = {}
+
+    def _grammar(self, text: str) -> LlamaGrammar:
+        """Checked once per grammar text: llama-cpp-python does not parse a grammar until it
+        samples, and a grammar llama.cpp cannot parse would then crash the process."""
+        if text not in self._grammars:
+            with self._lock:
+                sampler = llama_cpp.llama_sampler_init_grammar(self.llm._model.vocab, text.encode(), b"root")
+                if not sampler:
+                    raise ConfigError(f"grammar: llama.cpp cannot parse this GBNF grammar: {text!r} "
+                                      "(see llama.cpp grammars/README.md)")
+                llama_cpp.llama_sampler_free(sampler)
+            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+        return self._grammars[text]
+
+    def check_grammar(self, text: str) -> None:
+        self._grammar(text)
 
     def locked_completion(self, **kwargs: Any) -> dict[str, Any]:
         """Run one llama.cpp chat completion under the engine lock (blocking)."""
@@ -158,6 +177,8 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
         if tools:
             raise ValueError("the embedded backend is not configured for tool calls")
         args: dict[str, Any] = {**self._defaults, **{k: v for k, v in extra_create_args.items() if v is not None}}
+        if isinstance(args.get("grammar"), str):
+            args["grammar"] = self._grammar(args["grammar"])
         if isinstance(json_output, type) and issubclass(json_output, BaseModel):
             args["response_format"] = {"type": "json_object", "schema": json_output.model_json_schema()}
         elif json_output is True:

@@ -105,6 +105,18 @@ def test_role_settings_override_default_field_by_field() -> None:
     assert config.settings_for("persona").backend == "a"
 
 
+def test_a_grammar_is_refused_on_a_remote_backend(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "m.yaml",
+        "backends:\n  a: {type: local}\n  b: {type: openai, model: m}\ndefault: {backend: a}\n"
+        "roles:\n  persona: {backend: b, grammar: 'root ::= [a-z]+'}\n",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_model(path, ModelsConfig)
+    assert "persona.grammar is for the embedded (local) backend only; backend 'b' is openai" in str(err.value)
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "run.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
@@ -129,6 +141,17 @@ def test_cli_missing_model_file_names_the_field(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "backends.mine.model_path: model file not found: /nonexistent/model.gguf" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.integration
+def test_cli_unparsable_grammar_is_refused_before_the_run(tmp_path: Path) -> None:
+    shipped = (ROOT / "scenarios" / "models" / "local.yaml").read_text()
+    assert "grammar: 'root ::= [^:\\n]+'" in shipped
+    models = write(tmp_path, "m.yaml", shipped.replace("grammar: 'root ::= [^:\\n]+'", "grammar: 'root ::= [^:'"))
+    result = run_cli("--scenario", "dyadic", "-n", "1", "--models", str(models), "--out", str(tmp_path / "run"))
+    assert result.returncode == 2
+    assert "roles.persona.grammar: llama.cpp cannot parse this GBNF grammar: 'root ::= [^:'" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "run" / "conversations.jsonl").exists()
 
 
 def test_cli_unreachable_endpoint_names_the_field(tmp_path: Path) -> None:

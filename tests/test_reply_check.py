@@ -40,6 +40,13 @@ def test_empty_and_repeated_replies_are_problems() -> None:
     assert problems("Fine, see you at 8!", earlier=["fine see you at 7"]) == []
 
 
+def test_parroting_six_words_of_an_earlier_line_is_a_problem() -> None:
+    earlier = ["I've been doing this dream-sharing thing for a long time, and I love it."]
+    copied = "You know, I've been doing this dream-sharing thing for a long time too."
+    assert problems(copied, earlier) == ["copies 6 or more words in a row from an earlier line"]
+    assert problems("I've been doing this for years, honestly.", earlier) == []  # a short echo is talk
+
+
 def history() -> list:
     return [SystemMessage(content="You are Bob."), UserMessage(content="Shall we go?", source="Alice"),
             AssistantMessage(content="Yes, let's.", source="Bob"), UserMessage(content="Now?", source="Alice")]
