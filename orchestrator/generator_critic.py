@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ from orchestrator.critic_panel import CandidateReview, CriticPanel, PanelDecisio
 from orchestrator.errors import UserError
 from orchestrator.fewshot_hub import Shot
 from orchestrator.records import FailureRecord, RejectedRecord, Review, Timing, TurnRecord
+from orchestrator.resume import RestoredIterations
 from orchestrator.transcript import RoleUsage, Transcript
 
 STOP_TARGET = "target reached"
@@ -79,6 +81,7 @@ class IterationStats:
     accepted_quality: list[float] = field(default_factory=list)
     shots_used: list[str] = field(default_factory=list)
     usage_before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    indices: tuple[int, int] = (0, 0)  # [first, end) conversation indices of this iteration
 
     def add_review(self, review: CandidateReview) -> None:
         self.failed_gates.update(review.failed_gates)
@@ -118,6 +121,21 @@ class GeneratorCritic:
         self._iteration: IterationStats | None = None
         self._slot_shots: dict[int, list[Shot]] = {}
         self._reviewed_slots: set[int] = set()
+        self._next_index = 0
+        self._restored: RestoredIterations | None = None
+
+    def restore(self, restored: RestoredIterations) -> None:
+        """Continue an interrupted run: completed iterations stand as reported, the interrupted
+        one is planned again the same way (same indices, same shots) and its experiences that were
+        already decided are counted from their records instead of being generated again."""
+        self._restored = restored
+        self.report = list(restored.report)
+        if self.report:
+            last = self.report[-1]
+            self.accepted = sum(it["accepted"] for it in self.report)
+            self.attempts = int(last["attempts_after"])
+            self.rejected_candidates = int(last["rejected_after"])
+            self._next_index = int(last["indices"][1])
 
     # ------------------------------------------------------------------ budget
     def _spent(self, run: RunLike, in_flight_tokens: int = 0) -> str | None:
@@ -137,8 +155,8 @@ class GeneratorCritic:
 
     async def run(self, run: RunLike) -> None:
         semaphore = asyncio.Semaphore(max(1, run.req.concurrency))
-        next_index = 0
-        iteration = 0
+        next_index = self._next_index
+        iteration = len(self.report)
         while True:
             remaining = self.target - self.accepted
             if remaining <= 0:
@@ -153,22 +171,61 @@ class GeneratorCritic:
             slots = math.ceil(remaining / rounds_left)
             budget_left = self.max_candidates - self.attempts
             slots = max(1, min(slots, math.ceil(budget_left / self.config.candidates_per_experience)))
-            stats = IterationStats(iteration, usage_before={r: u.as_dict() for r, u in run.usage.items()})
+            stats = IterationStats(iteration, usage_before={r: u.as_dict() for r, u in run.usage.items()},
+                                   indices=(next_index, next_index + slots))
             self._iteration = stats
             indices = list(range(next_index, next_index + slots))
             next_index += slots
+            # the hub as this iteration found it, then its shots in index order: a resumed run
+            # restores that state and draws the same shots
+            run.store.save_hub(run.p.hub.state())
+            for index in indices:
+                self.shots_for(run, index)
 
             await asyncio.gather(*(self._slot(run, stats, semaphore, i) for i in indices))
             self._close_iteration(run, stats)
 
     async def _slot(self, run: RunLike, stats: IterationStats, semaphore: asyncio.Semaphore, index: int) -> None:
         async with semaphore:
+            if self._restored is not None and index in self._restored.decided:
+                self._recount(stats, index, self._restored)
+                return
             if self._spent(run):
                 return
             stats.experiences += 1
             await run.conversation(index)
             if index not in self._reviewed_slots:  # the experience itself failed: one attempt spent
                 self.attempts += 1
+
+    def _recount(self, stats: IterationStats, index: int, restored: RestoredIterations) -> None:
+        """An experience decided before the interruption: its records stand, its numbers count."""
+        stats.experiences += 1
+        reviews = restored.reviews.get(index, [])
+        if not reviews and index not in restored.accepted:  # the experience itself failed
+            self.attempts += 1
+            return
+        self._reviewed_slots.add(index)
+        stats.reviewed += 1
+        stats.shots_used += restored.shots.get(index, [])
+        failed_candidates = restored.candidate_failures.get(index, 0)
+        stats.candidates += len(reviews) + failed_candidates
+        stats.generation_failures += failed_candidates
+        self.attempts += len(reviews) + failed_candidates
+        for review in reviews:
+            for verdict in review.verdicts:
+                stats.expert_status.setdefault(verdict.expert, Counter())[verdict.status] += 1
+            stats.failed_gates.update(review.rejected_by if review.decision == "rejected" and review.rejected_by
+                                      else [])
+            if review.mean_quality is not None:
+                stats.quality_scores.append(review.mean_quality)
+            if review.decision == "rejected":
+                self.rejected_candidates += 1
+        if index in restored.accepted:
+            conv_id, experience, quality = restored.accepted[index]
+            self.accepted += 1
+            stats.accepted.append((conv_id, experience))
+            if quality is not None:
+                stats.accepted_quality.append(quality)
 
     def _close_iteration(self, run: RunLike, stats: IterationStats) -> None:
         added = []
@@ -206,6 +263,10 @@ class GeneratorCritic:
             "shots_from_accepted": sorted({s for s in stats.shots_used if s.startswith("acc-")}),
             "hub_added": added,
             "hub_mode": run.p.hub.mode,
+            # where the run stood after this iteration: what --resume continues from
+            "indices": list(stats.indices),
+            "attempts_after": self.attempts,
+            "rejected_after": self.rejected_candidates,
         })
         run.store.write_iterations(self.report)
 
@@ -289,7 +350,16 @@ class GeneratorCritic:
             ))
         if decision.winner is None:
             run.store.write_transcript(slot.conv_id, slot.transcript.events)
-            run._account(slot.transcript)
+            # the experience's one record: it was decided, and what it cost (read by --resume)
+            reason = "no candidate passed the critic panel: " + "; ".join(
+                f"k{k}: {why}" for k, why in sorted(decision.reasons.items())) if reviews else \
+                "every candidate failed to generate"
+            run.store.append_failure(FailureRecord(
+                id=slot.conv_id, index=slot.index, scenario=scenario.name, stage="review", reason=reason,
+                usage=run._account(slot.transcript),
+                timing=Timing(started_at=slot.started_at, wall_seconds=round(time.perf_counter() - slot.t0, 3),
+                              llm_seconds=round(slot.transcript.llm_seconds, 3)),
+            ))
             run.progress.failed += 1
             run.on_progress(run.progress)
             return None

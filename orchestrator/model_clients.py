@@ -32,7 +32,7 @@ from orchestrator.config import (
     Role,
     RoleSettings,
 )
-from orchestrator.errors import EndpointError
+from orchestrator.errors import ConfigError, EndpointError
 from orchestrator.llm_cache import build_store, cached, namespace
 from orchestrator.local_llm import LocalLlamaClient, resolve_model_path
 from orchestrator.resilience import AdaptiveLimiter, ResilientClient
@@ -210,6 +210,7 @@ class ModelHub:
             backend = self.config.backends[name]
             if isinstance(backend, LocalBackend):
                 resolve_model_path(backend.model_path, self._field(name, "model_path"))
+                self._check_grammars(name, roles)
                 continue
             if not os.environ.get(backend.api_key_env):
                 raise EndpointError(
@@ -227,6 +228,17 @@ class ModelHub:
                     f"{self._field(name, field)}: cannot reach {url} ({type(exc).__name__}: {exc}); "
                     "fix the address or start the server"
                 ) from None
+
+    def _check_grammars(self, backend: str, roles: Sequence[Role]) -> None:
+        for role in roles:
+            grammar = self.config.settings_for(role).grammar
+            if grammar is not None and self.config.settings_for(role).backend == backend:
+                engine = self.backend_client(backend)
+                if isinstance(engine, LocalLlamaClient):
+                    try:
+                        engine.check_grammar(grammar)
+                    except ConfigError as exc:
+                        raise ConfigError(f"{self.source}: roles.{role}.{exc}") from None
 
     def install_client(self, backend: str, client: ChatCompletionClient) -> None:
         """Use an already built client for a backend (tests, or a caller's own client)."""

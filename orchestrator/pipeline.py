@@ -41,7 +41,7 @@ from orchestrator.persona_sources import (
 )
 from orchestrator.prompt_library import load_names, load_prompt, load_seed_shots
 from orchestrator.records import ConversationRecord, FailureRecord, Provenance, Timing
-from orchestrator.resume import RestoredRun, restore, restore_hub
+from orchestrator.resume import RestoredRun, restore, restore_hub, restore_iterations
 from orchestrator.run_store import RunStore
 from orchestrator.shared_hub import RedisHubSync
 from orchestrator.transcript import RoleUsage, Transcript
@@ -243,6 +243,7 @@ class _Run:
     async def produce(self, index: int) -> bool:
         """One conversation; whether it was written (False: recorded as failed)."""
         await self.conversation(index)
+        await self.store.drain()  # its record is on disk before the claim is finished
         return index in self.written_indices
 
     def _account(self, transcript: Transcript) -> dict[str, Any]:
@@ -388,7 +389,9 @@ async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], N
     req = prepared.request
     store = RunStore.open(req.out_dir) if req.resume else RunStore.create(req.out_dir)
     run = _Run(prepared, store, on_progress)
-    restored = restore(store) if req.resume else RestoredRun()
+    if req.resume and run.critic is not None:
+        run.critic.restore(restore_iterations(store))  # first: it drops undecided experiences' records
+    restored = restore(store, generator_critic=run.critic is not None) if req.resume else RestoredRun()
     for role, usage in restored.usage.items():
         run.usage.setdefault(role, RoleUsage()).merge(usage)
     run.failure_reasons.extend(restored.failure_reasons)

@@ -87,7 +87,7 @@ class FailureRecord(_Record):
     index: int
     scenario: str
     status: Literal["failed"] = "failed"
-    stage: Literal["experience", "conversation"]
+    stage: Literal["experience", "conversation", "review"]  # review: every candidate was rejected
     reason: str
     attempts: list[dict[str, Any]] = []
     usage: dict[str, RoleUsageRecord]

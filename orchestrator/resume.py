@@ -8,6 +8,7 @@ duplicated because an index completes at most once.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,8 @@ from agents.schemas import Experience
 from orchestrator.config import ModelsConfig, Scenario
 from orchestrator.errors import UserError
 from orchestrator.fewshot_hub import FewShotHub
-from orchestrator.records import ConversationRecord, FailureRecord
-from orchestrator.run_store import CONVERSATIONS, FAILURES, HUB, MANIFEST, RunStore
+from orchestrator.records import ConversationRecord, FailureRecord, RejectedRecord, Review
+from orchestrator.run_store import CONVERSATIONS, FAILURES, HUB, ITERATIONS, MANIFEST, REJECTED, RunStore
 from orchestrator.transcript import RoleUsage
 
 
@@ -33,10 +34,69 @@ class RestoredRun:
     experiences: list[tuple[str, Experience]] = field(default_factory=list)  # (id, experience) written
 
 
-def restore(store: RunStore) -> RestoredRun:
+@dataclass
+class RestoredIterations:
+    """A Generator-Critic run's state: its completed iterations, and per conversation index
+    what was decided before the interruption."""
+
+    report: list[dict[str, Any]] = field(default_factory=list)
+    decided: set[int] = field(default_factory=set)
+    accepted: dict[int, tuple[str, Experience, float | None]] = field(default_factory=dict)
+    reviews: dict[int, list[Review]] = field(default_factory=dict)
+    candidate_failures: dict[int, int] = field(default_factory=dict)
+    shots: dict[int, list[str]] = field(default_factory=dict)
+
+
+def _experience_failure(record: FailureRecord) -> bool:
+    """A Generator-Critic run also records failed candidates (id `c000001-k0`); those do not
+    decide their experience."""
+    return record.id == f"c{record.index:06d}"
+
+
+def restore_iterations(store: RunStore) -> RestoredIterations:
+    """An experience is decided once its accepted record, or its failure record (every
+    candidate rejected or failed), is on disk. Records of experiences still undecided at the
+    interruption (rejected or failed candidates written before the crash) are dropped, because
+    those experiences run again and write them anew: no id is ever written twice."""
+    conversations = store.complete_records(CONVERSATIONS, ConversationRecord)
+    failures = store.complete_records(FAILURES, FailureRecord)
+    rejected = store.complete_records(REJECTED, RejectedRecord)
+    restored = RestoredIterations(report=store.load_json(ITERATIONS) or [])
+    restored.decided = {r.index for r in conversations} | {r.index for r in failures if _experience_failure(r)}
+    for record in conversations:
+        quality = record.review.mean_quality if record.review else None
+        restored.accepted[record.index] = (record.id, record.experience, quality)
+        if record.review is not None:
+            restored.reviews.setdefault(record.index, []).append(record.review)
+        restored.shots[record.index] = list(record.provenance.shot_ids)
+    for record in rejected:
+        if record.index in restored.decided:
+            restored.reviews.setdefault(record.index, []).append(record.review)
+    for record in failures:
+        if record.index in restored.decided and not _experience_failure(record):
+            restored.candidate_failures[record.index] = restored.candidate_failures.get(record.index, 0) + 1
+    _keep_only(store, REJECTED, [r for r in rejected if r.index in restored.decided], len(rejected))
+    _keep_only(store, FAILURES, [r for r in failures if r.index in restored.decided], len(failures))
+    return restored
+
+
+def _keep_only(store: RunStore, name: str, records: list[Any], before: int) -> None:
+    if len(records) == before:
+        return
+    path, tmp = store.root / name, store.root / f"{name}.tmp"
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.writelines(record.model_dump_json() + "\n" for record in records)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one
+
+
+def restore(store: RunStore, *, generator_critic: bool = False) -> RestoredRun:
     restored = RestoredRun()
     conversations = store.complete_records(CONVERSATIONS, ConversationRecord)
     failures = store.complete_records(FAILURES, FailureRecord)
+    if generator_critic:  # failed candidates are not failed conversations
+        failures = [r for r in failures if _experience_failure(r)]
     for record in [*conversations, *failures]:
         for role, usage in record.usage.items():
             restored.usage.setdefault(role, RoleUsage()).merge(RoleUsage(**usage.model_dump()))
@@ -60,8 +120,6 @@ def restore_hub(store: RunStore) -> tuple[FewShotHub, dict[int, list[str]]] | No
 def resume_settings(run_dir: Path) -> dict[str, Any]:
     """RunRequest fields of the interrupted run, read from its manifest."""
     manifest = RunStore.open(run_dir).load_json(MANIFEST)
-    if manifest.get("generator_critic"):
-        raise UserError(f"--resume: {run_dir} is a Generator-Critic run; resuming those is not supported yet")
     try:
         return {
             "scenario": Scenario.model_validate(manifest["scenario"]),

@@ -3,6 +3,7 @@ real embedded model (integration)."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from collections import deque
@@ -40,12 +41,15 @@ class ScriptedModels:
     """Stands in for ModelHub. Per experience, candidate 0 loops (the repetition expert rejects
     it) unless `all_loop` is false for clean ones; candidate 1 is clean. Critics approve."""
 
-    def __init__(self, *, loop_every_candidate: bool = False) -> None:
+    def __init__(self, *, loop_every_candidate: bool = False, interrupt_at_persona_client: int | None = None) -> None:
         self.experiences = deque(experience(f"MARKER-{i}") for i in range(20))
         self.loop_every_candidate = loop_every_candidate
         self.persona_clients = 0
+        self.interrupt_at = interrupt_at_persona_client
 
     def client(self, role: str, *, agent: str, transcript: Transcript, seed: int) -> RecordingClient:
+        if role == "persona" and self.persona_clients == self.interrupt_at:
+            raise asyncio.CancelledError  # the run is stopped in the middle of an experience's candidates
         if role == "experience_generator":
             replies = [self.experiences.popleft()]
         elif role == "persona":
@@ -93,10 +97,11 @@ def scenario(**critics: Any) -> Scenario:
     })
 
 
-async def run_scripted(tmp_path: Path, n: int, models: ScriptedModels, **critics: Any) -> Any:
+async def run_scripted(tmp_path: Path, n: int, models: ScriptedModels, resume: bool = False, **critics: Any) -> Any:
     config, config_path = load_models(None)
     request = RunRequest(scenario=scenario(**critics), scenario_path=Path("gc-test.yaml"), models=config,
-                         models_path=config_path, num_conversations=n, out_dir=tmp_path / "run", seed=5)
+                         models_path=config_path, num_conversations=n, out_dir=tmp_path / "run", seed=5,
+                         resume=resume)
     prepared = prepare_run(request)
     prepared.models = models  # type: ignore[assignment]
     return await execute_run(prepared)
@@ -202,6 +207,33 @@ async def test_embedded_model_two_iterations_of_k2(tmp_path: Path) -> None:
     if report[0]["accepted"]:
         assert report[1]["shots_from_accepted"] == ["acc-c000000"]
     assert summary.stop_reason in {"target reached", "max_candidates budget spent"}
+
+
+async def test_an_interrupted_run_resumes_without_losing_or_repeating_anything(tmp_path: Path) -> None:
+    reference = await run_scripted(tmp_path / "whole", 3, ScriptedModels())
+    assert (reference.written, reference.rejected) == (3, 3)
+
+    # Ctrl-C while experience c000001's second candidate starts: c000000 is decided (accepted,
+    # its loser rejected); c000001 has a finished candidate that is not yet decided.
+    with pytest.raises(asyncio.CancelledError):
+        await run_scripted(tmp_path, 3, ScriptedModels(interrupt_at_persona_client=6))
+    run = tmp_path / "run"
+    assert [r["id"] for r in read_jsonl(run / "conversations.jsonl")] == ["c000000"]
+    assert json.loads((run / "manifest.json").read_text())["status"] == "interrupted"
+
+    summary = await run_scripted(tmp_path, 3, ScriptedModels(), resume=True)
+    assert (summary.written, summary.rejected, summary.stop_reason) == (3, 3, "target reached")
+    accepted = [r["id"] for r in read_jsonl(run / "conversations.jsonl")]
+    rejected = [r["id"] for r in read_jsonl(run / "rejected.jsonl")]
+    assert accepted == ["c000000", "c000001", "c000002"]
+    assert sorted(rejected) == ["c000000-k0", "c000001-k0", "c000002-k0"]  # nothing twice
+    whole = json.loads((tmp_path / "whole" / "run" / "iterations.json").read_text())
+    resumed = json.loads((run / "iterations.json").read_text())
+    keys = ("iteration", "experiences", "candidates", "accepted", "rejections_by_expert", "experts",
+            "shots_from_accepted", "hub_added", "indices", "attempts_after", "rejected_after")
+    assert [{k: it[k] for k in keys} for it in resumed] == [{k: it[k] for k in keys} for it in whole]
+    # iteration 2 still learns from what iteration 1 accepted
+    assert resumed[1]["shots_from_accepted"] and set(resumed[1]["shots_from_accepted"]) <= {"acc-c000000", "acc-c000001"}
 
 
 def test_cli_flags_override_the_scenario_critics() -> None:
