@@ -1,7 +1,7 @@
 """Generate a dataset: experiences → persona group chats → records in a run directory.
 
-`prepare_run` loads and checks everything a run needs (files, templates, model endpoints) so
-user mistakes surface before the first model call; `execute_run` produces the conversations.
+`prepare_run` (orchestrator/run_setup.py) loads and checks everything a run needs so user
+mistakes surface before the first model call; `execute_run` produces the conversations.
 A model failure costs one conversation (recorded in failures.jsonl), never the run.
 """
 
@@ -19,59 +19,23 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from agents.experience_generator import REQUIRED_PARTS as EXPERIENCE_PARTS
-from agents.persona_agent import REQUIRED_PARTS as PERSONA_PARTS
-from agents.persona_agent import persona_variables
-from agents.prompting import PromptTemplate, render
-from agents.schemas import Experience, speaker_slug
+from agents.schemas import speaker_slug
 from orchestrator.claims import LocalClaims, RedisClaims, produce
-from orchestrator.config import ModelsConfig, Role, Scenario
 from orchestrator.conversation import ConversationPrompts, run_group_chat
-from orchestrator.critic_panel import CriticPanel
 from orchestrator.errors import GenerationError, UserError
 from orchestrator.experience_stage import generate_experience
-from orchestrator.fewshot_hub import FewShotHub, HubMode
 from orchestrator.generator_critic import GeneratorCritic, Slot
-from orchestrator.model_clients import ModelHub
-from orchestrator.persona_sources import (
-    PersonaSource,
-    build_persona_source,
-    describe_draw,
-    framed_request,
-)
-from orchestrator.prompt_library import load_names, load_prompt, load_seed_shots
+from orchestrator.persona_sources import describe_draw, framed_request
 from orchestrator.records import ConversationRecord, FailureRecord, Provenance, Timing
-from orchestrator.resume import RestoredRun, restore, restore_hub, restore_iterations
+from orchestrator.resume import RestoredRun, restore, restore_iterations
+from orchestrator.run_setup import GENERATION_ROLES, PreparedRun, RunRequest, prepare_run
 from orchestrator.run_store import RunStore
 from orchestrator.shared_hub import RedisHubSync
 from orchestrator.transcript import RoleUsage, Transcript
 
-GENERATION_ROLES: tuple[Role, ...] = ("experience_generator", "persona", "selector")
+__all__ = ["PreparedRun", "Progress", "RunRequest", "RunSummary", "execute_run", "prepare_run"]
+
 PACKAGES = ("autogen-agentchat", "autogen-core", "autogen-ext", "llama-cpp-python", "pydantic", "openai")
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    scenario: Scenario
-    scenario_path: Path
-    models: ModelsConfig
-    models_path: Path
-    num_conversations: int
-    out_dir: Path
-    seed: int
-    concurrency: int = 1
-    command_line: tuple[str, ...] = ()
-    # failed conversations are replaced until this many have failed (default: max(10, N))
-    max_failures: int | None = None
-    resume: bool = False  # continue the run already in out_dir (see orchestrator/resume.py)
-    # scale-out: workers sharing one Redis (hub, LLM cache, index claims) under one run id
-    redis_url: str | None = None
-    run_id: str | None = None
-    worker_id: str | None = None
-
-    @property
-    def failure_budget(self) -> int:
-        return self.max_failures if self.max_failures is not None else max(10, self.num_conversations)
 
 
 @dataclass
@@ -106,76 +70,6 @@ class RunSummary:
     @property
     def cost_usd(self) -> float:
         return sum(u.get("cost_usd", 0.0) for u in self.usage.values())
-
-
-@dataclass
-class PreparedRun:
-    request: RunRequest
-    prompts: dict[str, PromptTemplate]
-    hub: FewShotHub
-    models: ModelHub
-    names: list[str]
-    personas: PersonaSource | None = None
-    panel: CriticPanel | None = None  # the critic panel when the scenario's critics are enabled
-    batches: dict[int, list[str]] = field(default_factory=dict)  # shot ids per batch (resume)
-
-
-def _check_templates(prompts: dict[str, PromptTemplate], scenario: Scenario, shot: Experience) -> None:
-    """Render every template once with a real experience so variable typos fail at load time."""
-    render(prompts["experience_generator"], "system")
-    render(prompts["experience_generator"], "user", num_participants=scenario.participants.min, shots=[shot.model_dump()], names=[], persona_hint="")
-    variables = persona_variables(shot.participants[0], shot, reply_style=scenario.reply_style, max_reply_words=scenario.max_reply_words)
-    render(prompts["persona"], "system", **variables)
-    render(prompts["persona"], "description", **variables)
-    render(prompts["group_chat"], "opening", situation=shot.situation, topic=shot.topic,
-           relations=[r.model_dump() for r in shot.relations], participants=[p.model_dump() for p in shot.participants])
-    names = [speaker_slug(p.name) for p in shot.participants]
-    render(prompts["group_chat"], "selector", roles=[{"name": n, "description": ""} for n in names],
-           history=[{"speaker": names[0], "text": shot.starter.text}], candidates=names[1:])
-    try:
-        prompts["group_chat"].parts["autogen_selector"].format(roles="", participants="", history="")
-    except (KeyError, IndexError, ValueError) as exc:
-        raise UserError(
-            f"{prompts['group_chat'].source}: part 'autogen_selector' is filled with str.format and may only "
-            f"use {{roles}}, {{participants}}, {{history}} (double any other brace): {exc!r}"
-        ) from None
-
-
-def prepare_run(request: RunRequest, *, hub_mode: HubMode | None = None) -> PreparedRun:
-    scenario = request.scenario
-    names = scenario.prompts
-    prompts = {
-        "experience_generator": load_prompt(names.experience_generator, EXPERIENCE_PARTS),
-        "persona": load_prompt(names.persona, PERSONA_PARTS),
-        "group_chat": load_prompt(names.group_chat, ("opening", "selector", "autogen_selector")),
-    }
-    seeds = load_seed_shots(scenario.few_shot.seed_shots)
-    _check_templates(prompts, scenario, seeds[0])
-    hub = FewShotHub(
-        seeds,
-        mode=hub_mode or scenario.few_shot.mode,
-        shots_per_prompt=scenario.few_shot.shots_per_prompt,
-        seed=request.seed,
-    )
-    batches: dict[int, list[str]] = {}
-    if request.resume:  # the hub as it was, RNG state included, and the batches' shots
-        restored = restore_hub(RunStore.open(request.out_dir))
-        if restored is not None:
-            hub, batches = restored
-    models = ModelHub(request.models, request.models_path, seed=request.seed, redis_url=request.redis_url)
-    models.preflight(GENERATION_ROLES)
-    critics = scenario.critics
-    panel = CriticPanel.from_config(critics) if critics is not None and critics.enabled else None
-    if panel is not None:
-        models.preflight(("critic",))
-    names = load_names() if scenario.name_hints else []
-    personas = None
-    if scenario.personas.source != "generated":
-        personas = build_persona_source(scenario.personas, load_names(), seed=request.seed)
-        people = personas.draw(0, personas.group_size(0) or scenario.participants.min) or []
-        render(prompts["experience_generator"], "sampled_system")
-        framed_request(people, prompts["experience_generator"], shots=seeds[:1], pin=False)
-    return PreparedRun(request, prompts, hub, models, names, personas, panel=panel, batches=batches)
 
 
 def _package_versions() -> dict[str, str]:
