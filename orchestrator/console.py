@@ -33,7 +33,8 @@ class ProgressDisplay:
         self._bar.__enter__()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self._bar.__exit__(exc_type, exc, tb)
 
     def update(self, progress: RunProgress) -> None:
@@ -76,6 +77,8 @@ def print_summary(summary: RunSummary, console: Console) -> None:
 
         for line in summary_lines(summary.iterations):
             console.print(f"  {line}")
-        accepted_tokens = f" · {summary.total_tokens / summary.written:,.0f} tokens per accepted" if summary.written else ""
+        accepted_tokens = ""
+        if summary.written:
+            accepted_tokens = f" · {summary.total_tokens / summary.written:,.0f} tokens per accepted"
         console.print(f"[bold]generator-critic:[/] {summary.written} accepted, {summary.rejected} candidates rejected "
                       f"(rejected.jsonl); stopped: {summary.stop_reason}{accepted_tokens}")

@@ -97,7 +97,8 @@ class CriticPanel:
         self.limits = RuleLimits(**config.limits.model_dump())
 
     @classmethod
-    def from_config(cls, config: CriticsConfig, prompt_loader: Callable[..., PromptTemplate] = load_prompt) -> CriticPanel:
+    def from_config(cls, config: CriticsConfig,
+                    prompt_loader: Callable[..., PromptTemplate] = load_prompt) -> CriticPanel:
         """Load every LLM expert's template now, so a missing prompt fails before any model call."""
         experts: list[ExpertSpec] = []
         for role, names in (("gate", config.gates), ("quality", config.quality)):
@@ -189,8 +190,9 @@ class CriticPanel:
                                rationale=content.rationale, attempts=attempt, errors=errors)
             if isinstance(content, QualityOutput):
                 approved = content.score >= self.config.quality_pass_score
-                return Verdict(expert=expert.name, role=expert.role, method="llm", status="pass" if approved else "fail",
-                               score=content.score, rationale=content.rationale, attempts=attempt, errors=errors)
+                return Verdict(expert=expert.name, role=expert.role, method="llm",
+                               status="pass" if approved else "fail", score=content.score,
+                               rationale=content.rationale, attempts=attempt, errors=errors)
             errors.append(f"attempt {attempt}: unexpected verdict type {type(content).__name__}")
         transcript.add("critic_abstained", agent=critic_agent_name(expert.name), errors=errors)
         return Verdict(expert=expert.name, role=expert.role, method="llm", status="abstain",

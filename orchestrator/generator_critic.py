@@ -309,7 +309,8 @@ class GeneratorCritic:
                 transcript.add("candidate_failed", candidate=k, reason=reason)
                 run.store.append_failure(FailureRecord(
                     id=f"{slot.conv_id}-k{k}", index=slot.index, scenario=scenario.name, stage="conversation",
-                    reason=reason, usage={}, timing=Timing(started_at=slot.started_at, wall_seconds=0.0, llm_seconds=0.0),
+                    reason=reason, usage={},
+                    timing=Timing(started_at=slot.started_at, wall_seconds=0.0, llm_seconds=0.0),
                 ))
                 run.failure_reasons.append(f"{slot.conv_id}-k{k} (candidate): {reason}")
                 continue
@@ -325,7 +326,8 @@ class GeneratorCritic:
                        reasons=decision.reasons, rejected_by=decision.rejected_by, tie_break=decision.tie_break)
         return self._write(run, slot, candidates, reviews, decision, stats)
 
-    def _review(self, stats: IterationStats, k: int, n: int, review: CandidateReview, decision: PanelDecision) -> Review:
+    def _review(self, stats: IterationStats, k: int, n: int, review: CandidateReview,
+                decision: PanelDecision) -> Review:
         won = decision.winner == k
         return Review(
             iteration=stats.iteration, candidate=k, candidates=n, decision="accepted" if won else "rejected",
@@ -384,7 +386,8 @@ def summary_lines(report: list[dict[str, Any]]) -> list[str]:
     for it in report:
         rate = "n/a" if it["acceptance_rate"] is None else f"{it['acceptance_rate']:.0%}"
         rejections = ", ".join(f"{k} {v}" for k, v in it["rejections_by_expert"].items()) or "none"
-        roles = ", ".join(f"{r} {u['prompt_tokens'] + u['completion_tokens']:,}" for r, u in it["tokens_by_role"].items())
+        roles = ", ".join(f"{r} {u['prompt_tokens'] + u['completion_tokens']:,}"
+                          for r, u in it["tokens_by_role"].items())
         quality = "n/a" if it["mean_quality"] is None else f"{it['mean_quality']:.2f}"
         lines.append(
             f"iteration {it['iteration']}: {it['candidates']} candidates from {it['experiences']} experiences, "
