@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agents.persona_expansion import MAX_PER_CALL
 from orchestrator.config import PROJECT_ROOT, load_models
 from orchestrator.errors import ConfigError, UserError
 from orchestrator.pairing import Profile, pairing_table
@@ -49,14 +50,9 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_table(
-    profiles: list[Profile], *, min_size: int, max_size: int, seed: int
-) -> list[dict[str, int]]:
+def print_table(profiles: list[Profile], *, min_size: int, max_size: int, seed: int) -> list[dict[str, int]]:
     rows = [
-        row.__dict__
-        for row in pairing_table(
-            profiles, (1, 2, 3, 4), min_size=min_size, max_size=max_size, seed=seed
-        )
+        row.__dict__ for row in pairing_table(profiles, (1, 2, 3, 4), min_size=min_size, max_size=max_size, seed=seed)
     ]
     print(
         f"pairing of {len(profiles)} profiles (similarity = shared persona categories; "
@@ -111,6 +107,7 @@ def _expand(args: argparse.Namespace) -> int:
         profiles=args.profiles,
         profile_size=args.profile_size,
         consistency=not args.no_consistency,
+        consistency_probe=not args.no_probe,
         seed=args.seed,
     )
     template = load_prompt(args.prompt)
@@ -131,10 +128,7 @@ def _expand(args: argparse.Namespace) -> int:
     bank = result.bank
     with (out / "attributes.jsonl").open("w", encoding="utf-8") as fh:
         for text, cat, origin in zip(bank.texts, bank.categories, bank.origins, strict=True):
-            fh.write(
-                json.dumps({"text": text, "category": cat, "origin": origin}, ensure_ascii=False)
-                + "\n"
-            )
+            fh.write(json.dumps({"text": text, "category": cat, "origin": origin}, ensure_ascii=False) + "\n")
     with (out / "profiles.jsonl").open("w", encoding="utf-8") as fh:
         for profile in result.profiles:
             fh.write(json.dumps(profile, ensure_ascii=False) + "\n")
@@ -157,7 +151,16 @@ def _expand(args: argparse.Namespace) -> int:
             f"{c['seed_attributes']} -> {c['attributes_after']} | e.g. {c['example']}"
         )
     print(f"rejected: {report['rejections']}; model failures: {len(report['model_failures'])}")
-    print(f"profiles: {len(result.profiles)}")
+    print(f"bootstrap calls: {report['calls'].get('bootstrap', 0)}; retired categories: {report['retired_categories']}")
+    consistency = report["consistency"]
+    if "probe" in consistency:
+        print(f"consistency agent: {consistency['probe']['finding']}")
+    if consistency.get("pairs_checked"):
+        print(
+            f"consistency checks: {consistency['pairs_checked']} pairs, "
+            f"{report['rejections'].get('profile: contradiction', 0)} judged contradictions"
+        )
+    print(f"profiles: {len(result.profiles)} of {settings.profiles} asked")
     if result.profiles:
         report["pairing"] = print_table(
             [frozenset(p["categories"]) for p in result.profiles],
@@ -165,9 +168,7 @@ def _expand(args: argparse.Namespace) -> int:
             max_size=5,
             seed=args.seed,
         )
-    (out / "report.json").write_text(
-        json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8"
-    )
+    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"wrote {out}/attributes.jsonl, profiles.jsonl, report.json, transcript.jsonl")
     return 0
 
@@ -183,28 +184,28 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("paths", nargs="*", help="files or directories (default: personas/)")
     e = sub.add_parser("expand", help="SPC persona expansion")
     e.add_argument("--seeds", default=str(DEFAULT_SEEDS), help="YAML file with `attributes: [...]`")
-    e.add_argument(
-        "--max-seeds", type=int, default=0, help="use a random subset of N seeds (0: all)"
-    )
+    e.add_argument("--max-seeds", type=int, default=0, help="use a random subset of N seeds (0: all)")
     e.add_argument("--out", help="output directory (default: runs/personas-expand-<timestamp>)")
-    e.add_argument(
-        "--models", help="model configuration YAML (default: scenarios/models/local.yaml)"
-    )
+    e.add_argument("--models", help="model configuration YAML (default: scenarios/models/local.yaml)")
     e.add_argument("--prompt", default="persona_expansion", help="prompt template name in prompts/")
     e.add_argument(
-        "--growth", type=float, default=1.0, help="stop at new >= GROWTH x seeds (default 1.0)"
+        "--growth",
+        type=float,
+        default=1.1,
+        help="stop at new >= GROWTH x seeds (default 1.1: more than doubles the seed set)",
     )
-    e.add_argument("--per-call", type=int, default=6, help="attributes per bootstrap call")
-    e.add_argument("--max-calls", type=int, default=200, help="bootstrap call budget")
-    e.add_argument(
-        "--distance-threshold", type=float, default=0.75, help="clustering cosine distance"
-    )
+    e.add_argument("--per-call", type=int, default=8, help="attributes per bootstrap call")
+    e.add_argument("--max-calls", type=int, default=400, help="bootstrap call budget")
+    e.add_argument("--distance-threshold", type=float, default=0.75, help="clustering cosine distance")
     e.add_argument("--near-duplicate", type=float, default=0.85, help="cosine for near duplicates")
     e.add_argument("--profiles", type=int, default=10, help="user profiles to assemble")
-    e.add_argument(
-        "--profile-size", type=int, default=4, help="attributes (categories) per profile"
-    )
+    e.add_argument("--profile-size", type=int, default=4, help="attributes (categories) per profile")
     e.add_argument("--no-consistency", action="store_true", help="skip the consistency agent")
+    e.add_argument(
+        "--no-probe",
+        action="store_true",
+        help="skip measuring the consistency agent on known contradicting/compatible pairs",
+    )
     e.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("pair", help="pairing/grouping report for a profiles.jsonl")
     p.add_argument("--profiles", required=True, help="profiles.jsonl written by `personas expand`")
@@ -222,7 +223,7 @@ def main(argv: list[str]) -> int:
         return _pair(args)
     for name in ("growth", "per_call", "max_calls", "profile_size"):
         if getattr(args, name) <= 0:
-            raise UserError(
-                f"--{name.replace('_', '-')}: must be positive (got {getattr(args, name)})"
-            )
+            raise UserError(f"--{name.replace('_', '-')}: must be positive (got {getattr(args, name)})")
+    if args.per_call > MAX_PER_CALL:
+        raise UserError(f"--per-call: at most {MAX_PER_CALL} attributes a call (got {args.per_call})")
     return _expand(args)
