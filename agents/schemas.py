@@ -74,6 +74,13 @@ def experience_schema(num_participants: int, names: Sequence[str] | None = None)
     relation ends become constants/enums in the grammar: a tiny model otherwise copies the
     shot's names and produces duplicates most of the time.
     """
+    return _experience_schema(num_participants, None if names is None else tuple(names))
+
+
+@functools.lru_cache(maxsize=1024)
+def _experience_schema(num_participants: int, names: tuple[str, ...] | None) -> type[Experience]:
+    # one class per shape: a new class per conversation cost ~7 ms (its JSON schema for the
+    # endpoint, AutoGen's StructuredMessage[...] class), where a cached one costs nothing
     max_relations = min(10, num_participants * (num_participants - 1) // 2)
     fields: dict[str, Any] = {
         "relations": (list[Relation], Field(min_length=1, max_length=max_relations)),

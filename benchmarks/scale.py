@@ -6,6 +6,11 @@ run that only waits on the endpoint), the orchestrator's CPU per LLM call (this 
 the endpoint runs in its own process) and peak memory. Goals: wall <= 1.25x ideal, CPU per call
 <= 2 ms. Not a timed test: run it by hand.
 
+Where the wall time beyond the ideal goes: `mean_call_seconds` (what the orchestrator waited
+per call) against the latency, `endpoint.mean_late_ms` (the endpoint's own sleeps ending late:
+a busy machine), and the load average (other processes on the machine). `--profile FILE`
+writes a cProfile of the run (the CPU figures then include the profiler's overhead).
+
     .venv/bin/python benchmarks/scale.py -n 1000 --concurrency 256 --latency 1.0
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
 import resource
@@ -20,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -37,6 +45,7 @@ def main() -> int:
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/scale.json"))
+    parser.add_argument("--profile", type=Path, default=None, help="write a cProfile of the run here")
     args = parser.parse_args()
 
     os.environ.setdefault("SIM_API_KEY", "benchmark")
@@ -54,10 +63,20 @@ def main() -> int:
                              num_conversations=args.num_conversations, out_dir=work / "run", seed=args.seed,
                              concurrency=args.concurrency)
         prepared = prepare_run(request)
+        load_before = os.getloadavg()
+        profile = cProfile.Profile() if args.profile else None
         cpu0, wall0 = time.process_time(), time.perf_counter()
+        if profile is not None:
+            profile.enable()
         summary = asyncio.run(execute_run(prepared))
+        if profile is not None:
+            profile.disable()
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        served = httpx.get(base_url + "/stats").json()
+    if profile is not None:
+        profile.dump_stats(args.profile)
     calls = sum(int(u["calls"]) for u in summary.usage.values())
+    waited = sum(float(u["seconds"]) for u in summary.usage.values())
     ideal = calls * args.latency / args.concurrency
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
@@ -67,6 +86,11 @@ def main() -> int:
         "wall_seconds": round(wall, 2), "ideal_seconds": round(ideal, 2), "wall_over_ideal": round(wall / ideal, 3),
         "orchestrator_cpu_seconds": round(cpu, 2), "cpu_ms_per_llm_call": round(cpu / calls * 1000, 3),
         "peak_rss_mib": round(peak_mib, 1), "tokens": summary.total_tokens,
+        "mean_call_seconds": round(waited / calls, 4),
+        "endpoint": {"cpu_seconds": served["cpu_seconds"],
+                     "mean_late_ms": round(served["late_seconds"] / max(served["requests"], 1) * 1000, 2)},
+        "load_average_1min": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
+        "cpu_count": os.cpu_count(),
         "goals": {"wall_over_ideal<=1.25": wall / ideal <= 1.25, "cpu_ms_per_call<=2": cpu / calls * 1000 <= 2},
         "run_dir": str(work / "run"),
     }

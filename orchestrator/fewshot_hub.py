@@ -8,6 +8,7 @@ copying one template. The hub is saved in the run directory after every change.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,6 +25,11 @@ class Shot:
     experience: Experience
 
     def as_dict(self) -> dict[str, Any]:
+        return self._dict
+
+    @functools.cached_property
+    def _dict(self) -> dict[str, Any]:
+        # the hub is saved many times per run with every shot in it: dump each shot once
         return {"id": self.id, "origin": self.origin, "experience": self.experience.model_dump()}
 
 
@@ -36,6 +42,7 @@ class FewShotHub:
         self._rng = random.Random(seed)
         self.shots: list[Shot] = [Shot(f"seed-{i}", "seed", e) for i, e in enumerate(seeds)]
         self.samples_drawn = 0
+        self._ids = {s.id for s in self.shots}  # duplicate check without a scan of the growing hub
 
     def __len__(self) -> int:
         return len(self.shots)
@@ -58,9 +65,10 @@ class FewShotHub:
 
     def add(self, shot_id: str, experience: Experience, origin: Literal["generated", "accepted"] = "generated") -> bool:
         """Offer a produced experience to the hub; only iterative mode keeps it."""
-        if self.mode != "iterative" or any(s.id == shot_id for s in self.shots):
+        if self.mode != "iterative" or shot_id in self._ids:
             return False
         self.shots.append(Shot(shot_id, origin, experience))
+        self._ids.add(shot_id)
         return True
 
     def state(self) -> dict[str, Any]:
@@ -78,6 +86,7 @@ class FewShotHub:
         seeds = [s.experience for s in shots if s.origin == "seed"]
         hub = cls(seeds, mode=state["mode"], shots_per_prompt=state["shots_per_prompt"], seed=0)
         hub.shots = shots
+        hub._ids = {s.id for s in shots}
         hub.samples_drawn = state["samples_drawn"]
         hub._rng.setstate(_decode_rng(state["rng_state"]))
         return hub

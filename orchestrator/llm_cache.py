@@ -19,7 +19,7 @@ from autogen_ext.models.cache import CHAT_CACHE_VALUE_TYPE, ChatCompletionCache
 from orchestrator.config import PROJECT_ROOT, CacheConfig
 
 # Settings that change how a call is made, not what it answers: not part of the namespace.
-_NOT_IN_NAMESPACE = {"retry", "prices", "timeout_seconds", "api_key_env", "n_threads"}
+_NOT_IN_NAMESPACE = {"retry", "prices", "timeout_seconds", "api_key_env", "n_threads", "client"}
 
 
 def namespace(backend_config: Any) -> str:

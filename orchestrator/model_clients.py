@@ -33,8 +33,10 @@ from orchestrator.config import (
     RoleSettings,
 )
 from orchestrator.errors import ConfigError, EndpointError
+from orchestrator.http_pool import open_pool
 from orchestrator.llm_cache import build_store, cached, namespace
 from orchestrator.local_llm import LocalLlamaClient, resolve_model_path
+from orchestrator.openai_compat import LeanOpenAIClient
 from orchestrator.resilience import AdaptiveLimiter, ResilientClient
 from orchestrator.transcript import Transcript
 
@@ -79,9 +81,10 @@ class RecordingClient(ChatCompletionClient):
         self._send_seed = send_seed
         self._calls = 0
         self._usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
+        self._sampling = settings.sampling_args(local=local)  # the same for every call
 
     def _call_args(self, extra: Mapping[str, Any]) -> dict[str, Any]:
-        args: dict[str, Any] = dict(self._settings.sampling_args(local=self._local))
+        args: dict[str, Any] = dict(self._sampling)
         if self._send_seed:
             args["seed"] = (self._seed * 1_000_003 + self._calls) % (2**31 - 1)
         args.update(extra)
@@ -148,7 +151,7 @@ class RecordingClient(ChatCompletionClient):
         )
         return result
 
-    def create_stream(  # type: ignore[override]
+    def create_stream(
         self,
         messages: Sequence[LLMMessage],
         **kwargs: Any,
@@ -171,7 +174,7 @@ class RecordingClient(ChatCompletionClient):
         return self._inner.remaining_tokens(messages, tools=tools)
 
     @property
-    def capabilities(self) -> ModelInfo:  # type: ignore[override]
+    def capabilities(self) -> ModelInfo:
         return self._inner.model_info
 
     @property
@@ -197,6 +200,8 @@ class ModelHub:
         self._clients: dict[tuple[str, bool], ChatCompletionClient] = {}
         self._cached: dict[tuple[str, bool], ChatCompletionClient] = {}
         self._limiters: dict[str, AdaptiveLimiter] = {}
+        self._pools: dict[str, Any] = {}  # lean clients' connection pools, by backend name
+        self._settings: dict[Role, RoleSettings] = {}
 
     def _field(self, backend: str, name: str) -> str:
         return f"{self.source}: backends.{backend}.{name}"
@@ -267,6 +272,16 @@ class ModelHub:
             )
         api_key = os.environ.get(backend.api_key_env, "")
         model_info = backend.model_info.model_dump() if backend.model_info else None
+        if isinstance(backend, OpenAIBackend) and backend.client == "lean":
+            if name not in self._pools:  # one pool per endpoint, shared by both prefix variants
+                headers = {"accept": "application/json", "user-agent": "symposia"}
+                if api_key:
+                    headers["authorization"] = f"Bearer {api_key}"
+                self._pools[name] = open_pool(backend.base_url or "https://api.openai.com/v1",
+                                              max_connections=backend.retry.max_in_flight, headers=headers)
+            lean = LeanOpenAIClient(model=backend.model, pool=self._pools[name], timeout=backend.timeout_seconds,
+                                    model_info=model_info, add_name_prefixes=name_prefixes)  # type: ignore[arg-type]
+            return self._resilient(name, lean)
         if isinstance(backend, OpenAIBackend):
             from autogen_ext.models.openai import OpenAIChatCompletionClient
 
@@ -323,8 +338,14 @@ class ModelHub:
                 entry["throttle_cuts"], entry["limit"] = own["throttle_cuts"], own["limit"]
         return stats
 
+    def _role_settings(self, role: Role) -> RoleSettings:
+        # the config is frozen; building RoleSettings per agent per conversation showed in profiles
+        if role not in self._settings:
+            self._settings[role] = self.config.settings_for(role)
+        return self._settings[role]
+
     def client(self, role: Role, *, agent: str, transcript: Transcript, seed: int) -> RecordingClient:
-        settings = self.config.settings_for(role)
+        settings = self._role_settings(role)
         prefixes = role == "persona"
         if self.caches(role):
             inner = self._cached_client(settings.backend, prefixes)
@@ -335,7 +356,7 @@ class ModelHub:
 
     def has_grammar(self, role: Role) -> bool:
         """Whether the role's backend enforces arbitrary JSON schemas (llama.cpp grammars)."""
-        return isinstance(self.config.backends[self.config.settings_for(role).backend], LocalBackend)
+        return isinstance(self.config.backends[self._role_settings(role).backend], LocalBackend)
 
     def describe(self, role: Role) -> str:
         settings = self.config.settings_for(role)
@@ -353,3 +374,4 @@ class ModelHub:
             await client.close()
         self._clients.clear()
         self._cached.clear()  # cache wrappers share the clients closed above
+        self._pools.clear()

@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Literal
 
-import httpx
 from autogen_core import CancellationToken
 from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
@@ -29,6 +29,8 @@ from pydantic import BaseModel
 
 from orchestrator.config import RetryConfig
 from orchestrator.errors import GenerationError
+from orchestrator.http_pool import TransportFailure
+from orchestrator.openai_compat import EndpointBodyError
 
 
 class EndpointGaveUp(GenerationError):
@@ -41,7 +43,10 @@ class EmptyReply(Exception):
 
 class AdaptiveLimiter:
     """Calls in flight to one backend: at most `limit`, which halves on rate limiting and
-    creeps back up on success (additive increase, multiplicative decrease)."""
+    creeps back up on success (additive increase, multiplicative decrease).
+
+    Waiters queue in FIFO order; a free slot is handed to the first waiter directly, so the
+    uncontended path takes no lock and costs a comparison (this runs twice per model call)."""
 
     def __init__(self, ceiling: int, *, cooldown: float = 1.0) -> None:
         self.ceiling = ceiling
@@ -50,32 +55,40 @@ class AdaptiveLimiter:
         self.cooldown = cooldown
         self.cuts = 0
         self._last_cut = -1e9
-        self._cond: asyncio.Condition | None = None
-
-    def _condition(self) -> asyncio.Condition:
-        if self._cond is None:  # created inside the running loop
-            self._cond = asyncio.Condition()
-        return self._cond
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def acquire(self) -> None:
-        cond = self._condition()
-        async with cond:
-            await cond.wait_for(lambda: self.in_flight < max(1, int(self.limit)))
+        if not self._waiters and self.in_flight < max(1, int(self.limit)):
             self.in_flight += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # release() counted us in before waking us
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.in_flight -= 1  # granted, but the caller is gone: give the slot on
+                self._grant()
+            raise
 
     async def release(self, *, rate_limited: bool = False) -> None:
-        cond = self._condition()
-        async with cond:
-            self.in_flight -= 1
+        self.in_flight -= 1
+        if rate_limited:
             now = time.monotonic()
-            if rate_limited:
-                if now - self._last_cut >= self.cooldown:
-                    self.limit = max(1.0, self.limit / 2)
-                    self._last_cut = now
-                    self.cuts += 1
-            elif self.limit < self.ceiling:
-                self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
-            cond.notify(max(1, int(self.limit) - self.in_flight))
+            if now - self._last_cut >= self.cooldown:
+                self.limit = max(1.0, self.limit / 2)
+                self._last_cut = now
+                self.cuts += 1
+        elif self.limit < self.ceiling:
+            self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._waiters and self.in_flight < max(1, int(self.limit)):
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.in_flight += 1
+                waiter.set_result(None)
 
 
 def _status(exc: BaseException) -> int | None:
@@ -102,16 +115,29 @@ def retry_after_seconds(exc: BaseException) -> float | None:
 
 def classify(exc: BaseException) -> str | None:
     """A short retryable-failure kind, or None when retrying cannot help (e.g. 400, 401)."""
-    import openai
-
     if isinstance(exc, EmptyReply):
         return "empty_reply"
-    if isinstance(exc, (asyncio.TimeoutError, openai.APITimeoutError, httpx.TimeoutException)):
+    if isinstance(exc, TimeoutError):
         return "timeout"
-    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
+    if isinstance(exc, TransportFailure):
         return "connection"
-    if isinstance(exc, (json.JSONDecodeError, openai.APIResponseValidationError)):
+    if isinstance(exc, (json.JSONDecodeError, EndpointBodyError)):
         return "invalid_body"
+    # the SDK clients' and httpx's own exception types; not imported when no client uses them
+    openai = sys.modules.get("openai")
+    if openai is not None:
+        if isinstance(exc, openai.APITimeoutError):
+            return "timeout"
+        if isinstance(exc, openai.APIConnectionError):
+            return "connection"
+        if isinstance(exc, openai.APIResponseValidationError):
+            return "invalid_body"
+    httpx = sys.modules.get("httpx")
+    if httpx is not None:
+        if isinstance(exc, httpx.TimeoutException):
+            return "timeout"
+        if isinstance(exc, httpx.TransportError):
+            return "connection"
     status = _status(exc)
     if status == 429:
         return "rate_limit"
@@ -150,12 +176,12 @@ class ResilientClient(ChatCompletionClient):
             await self.limiter.acquire()
             rate_limited = False
             try:
-                result = await asyncio.wait_for(
-                    self._inner.create(messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
-                                       extra_create_args=extra_create_args, cancellation_token=cancellation_token),
-                    # the HTTP client has the same timeout; this one also bounds connect and parse
-                    timeout=self.timeout + 1.0,
-                )
+                # the HTTP client has the same timeout; this one also bounds connect and parse
+                # (asyncio.timeout, unlike wait_for, needs no extra task per call)
+                async with asyncio.timeout(self.timeout + 1.0):
+                    result = await self._inner.create(
+                        messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+                        extra_create_args=extra_create_args, cancellation_token=cancellation_token)
                 if result.content == "" and not tools:
                     raise EmptyReply("the endpoint returned an empty reply")
                 return result

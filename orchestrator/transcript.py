@@ -65,9 +65,11 @@ class Transcript:
     started: float = field(default_factory=time.perf_counter)
 
     def add(self, kind: str, **data: Any) -> None:
-        self.events.append({"seq": len(self.events), "t": round(time.perf_counter() - self.started, 4), "event": kind, **data})
+        t = round(time.perf_counter() - self.started, 4)
+        self.events.append({"seq": len(self.events), "t": t, "event": kind, **data})
 
-    def add_usage(self, role: str, prompt: int, completion: int, seconds: float, cached: bool, cost: float = 0.0) -> None:
+    def add_usage(self, role: str, prompt: int, completion: int, seconds: float, cached: bool,
+                  cost: float = 0.0) -> None:
         self.usage.setdefault(role, RoleUsage()).add(prompt, completion, seconds, cached, cost)
 
     def absorb(self, other: Transcript) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -57,10 +58,12 @@ class SimStats:
     faults: Counter[str] = field(default_factory=Counter)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    late_seconds: float = 0.0  # how much later than asked the latency sleeps ended (a busy machine)
 
     def as_dict(self) -> dict[str, Any]:
         return {"requests": self.requests, "ok": self.ok, "faults": dict(self.faults),
-                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "late_seconds": round(self.late_seconds, 3), "cpu_seconds": round(time.process_time(), 3)}
 
 
 def _tokens(text: str) -> int:
@@ -74,7 +77,7 @@ def _experience(count: int, rng: random.Random) -> dict[str, Any]:
         "lifestyle": f"Spends evenings on the {rng.choice(WORDS)}.", "speech_style": "Short and friendly.",
         "memory": {"recent": f"Lost a {rng.choice(WORDS)} last week.", "long_term": "Grew up by the sea."},
     } for n in names]
-    relations = [{"person_a": a, "person_b": b, "relation": "old friends"} for a, b in zip(names, names[1:], strict=False)]
+    relations = [{"person_a": a, "person_b": b, "relation": "old friends"} for a, b in itertools.pairwise(names)]
     return {"participants": people, "relations": relations, "situation": f"Planning a {rng.choice(WORDS)} trip.",
             "topic": f"the {rng.choice(WORDS)}", "starter": {"speaker": names[0], "text": "Shall we start?"}}
 
@@ -95,6 +98,7 @@ class SimEndpoint:
         self.settings = settings
         self.stats = SimStats()
         self._rng = random.Random(settings.seed)
+        self._fault_turns: Counter[str] = Counter()  # per request kind, the next fault in rotation
         self._server: asyncio.AbstractServer | None = None
         self._done = asyncio.Event()
         self.port = 0
@@ -121,15 +125,33 @@ class SimEndpoint:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
                 method, path, _ = lines[0].split(" ", 2)
-                headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+                pairs = (line.partition(":") for line in lines[1:] if line)
+                headers = {k.strip().lower(): v.strip() for k, _, v in pairs}
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 if not await self._respond(method, path, body, writer):
                     break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, ValueError):
             pass
+        except asyncio.CancelledError:
+            pass  # shutting down with keep-alive connections open; not an error worth a traceback
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
+
+    def _pick_fault(self, schema: dict[str, Any] | None) -> str | None:
+        """The next fault that fits this kind of request, in rotation per kind, so every kind
+        shows up once a handful of requests of that kind failed (a random pick left a rare
+        kind out of a short run now and then)."""
+        speaker = bool(schema and "next_speaker" in schema.get("properties", {}))
+        kind = "speaker" if speaker else "structured" if schema else "text"
+        fits = [f for f in self.settings.faults
+                if (f != "unknown_speaker" or speaker)  # only meaningful for speaker choices
+                and (f != "empty" or kind != "structured")]  # an empty structured reply is invalid JSON
+        if not fits:
+            return None
+        turn = self._fault_turns[kind]
+        self._fault_turns[kind] += 1
+        return fits[turn % len(fits)]
 
     @staticmethod
     def _write(writer: asyncio.StreamWriter, status: str, payload: bytes, extra: dict[str, str] | None = None) -> None:
@@ -139,7 +161,8 @@ class SimEndpoint:
 
     async def _respond(self, method: str, path: str, body: bytes, writer: asyncio.StreamWriter) -> bool:
         if method == "GET" and path.rstrip("/").endswith("/models"):
-            self._write(writer, "200 OK", json.dumps({"object": "list", "data": [{"id": "sim", "object": "model"}]}).encode())
+            models = {"object": "list", "data": [{"id": "sim", "object": "model"}]}
+            self._write(writer, "200 OK", json.dumps(models).encode())
             return True
         if method == "GET" and path.rstrip("/").endswith("/stats"):
             self._write(writer, "200 OK", json.dumps(self.stats.as_dict()).encode())
@@ -151,15 +174,13 @@ class SimEndpoint:
         if self.stats.requests >= self.settings.max_requests:
             asyncio.get_running_loop().call_later(1.0, self._done.set)
         request = json.loads(body)
-        fault = self._rng.choice(self.settings.faults) if self._rng.random() < self.settings.fault_rate else None
         schema = (request.get("response_format") or {}).get("json_schema", {}).get("schema")
-        if fault == "unknown_speaker" and not (schema and "next_speaker" in schema.get("properties", {})):
-            fault = None  # only meaningful for speaker choices
-        if fault == "empty" and schema and "next_speaker" not in schema.get("properties", {}):
-            fault = None  # an empty structured reply is an invalid-JSON fault; keep them distinct
+        fault = self._pick_fault(schema) if self._rng.random() < self.settings.fault_rate else None
         if fault:
             self.stats.faults[fault] += 1
+        slept = time.perf_counter()
         await asyncio.sleep(self.settings.latency)
+        self.stats.late_seconds += max(0.0, time.perf_counter() - slept - self.settings.latency)
         if fault == "rate_limit":
             self._write(writer, "429 Too Many Requests", b'{"error": {"message": "slow down", "type": "rate_limit"}}',
                         {"retry-after": f"{self.settings.retry_after:g}"})
@@ -178,7 +199,8 @@ class SimEndpoint:
         elif schema:
             content = _schema_reply(schema, self._rng, fault == "unknown_speaker")
         else:
-            content = f"I keep thinking about the {self._rng.choice(WORDS)} and the {self._rng.choice(WORDS)}, honestly."
+            first, second = self._rng.choice(WORDS), self._rng.choice(WORDS)
+            content = f"I keep thinking about the {first} and the {second}, honestly."
         prompt_tokens = sum(_tokens(str(m.get("content", ""))) for m in request.get("messages", []))
         completion_tokens = _tokens(content) if content else 0
         if self.settings.token_rate > 0:
@@ -254,7 +276,8 @@ def models_yaml(base_url: str, *, timeout: float = 2.0, extra_backend: str = "",
     return (
         "backends:\n  sim:\n    type: openai\n    model: sim\n"
         f"    base_url: {base_url}\n    api_key_env: SIM_API_KEY\n    timeout_seconds: {timeout}\n"
-        "    model_info: {family: unknown, json_output: true, structured_output: true, function_calling: false, vision: false}\n"
+        "    model_info: {family: unknown, json_output: true, structured_output: true, function_calling: false,"
+        " vision: false}\n"
         f"{extra_backend}"
         "default: {backend: sim, temperature: 0.8, max_tokens: 128}\n"
         f"{extra}"

@@ -21,7 +21,8 @@ RETRY = "    retry: {attempts: 8, initial_delay: 0.01, max_delay: 0.2, max_in_fl
 
 def sim_request(tmp_path: Path, base_url: str, n: int, *, concurrency: int = 6, extra: str = "") -> RunRequest:
     models_file = tmp_path / "models.yaml"
-    models_file.write_text(models_yaml(base_url, timeout=0.5, extra_backend=RETRY, extra="cache: {store: off}\n" + extra))
+    models_file.write_text(models_yaml(base_url, timeout=0.5, extra_backend=RETRY,
+                                       extra="cache: {store: off}\n" + extra))
     scenario, path = load_scenario("multiparty")
     models, models_path = load_models(models_file)
     return RunRequest(scenario=scenario, scenario_path=path, models=models, models_path=models_path,
@@ -38,7 +39,8 @@ async def test_twenty_percent_faults_still_write_the_requested_count(tmp_path: P
                           "--max-seconds", "120", "--seed", "3") as base_url:
         summary = await execute_run(prepare_run(sim_request(tmp_path, base_url, n=12)))
         served = httpx.get(base_url + "/stats").json()
-    records = [ConversationRecord.model_validate_json(line) for line in (tmp_path / "run" / "conversations.jsonl").open()]
+    lines = (tmp_path / "run" / "conversations.jsonl").open()
+    records = [ConversationRecord.model_validate_json(line) for line in lines]
     assert summary.written == 12 and len(records) == 12
     assert len({r.id for r in records}) == 12
     assert all(len(r.turns) >= r.provenance.num_turns_target - 1 for r in records)
@@ -61,6 +63,25 @@ async def test_a_conversation_that_keeps_failing_is_recorded_and_replaced(tmp_pa
     failures = [json.loads(line) for line in (tmp_path / "run" / "failures.jsonl").open()]
     assert summary.written == 0 and summary.failed == len(failures) >= 4
     assert all("model call failed 8 times; last: server_error" in f["reason"] for f in failures)
+
+
+async def test_the_openai_sdk_client_is_still_selectable(tmp_path: Path) -> None:
+    # `client: openai_sdk` keeps autogen-ext's OpenAI client; faults go through the same retries
+    with running_endpoint("--latency", "0.01", "--fault-rate", "0.15", "--faults", "rate_limit,server_error,empty",
+                          "--max-seconds", "120", "--seed", "5") as base_url:
+        request = sim_request(tmp_path, base_url, n=3)
+        models_file = tmp_path / "models_sdk.yaml"
+        models_file.write_text(models_yaml(base_url, timeout=1.0, extra_backend=RETRY + "    client: openai_sdk\n",
+                                           extra="cache: {store: off}\n"))
+        models, models_path = load_models(models_file)
+        request = RunRequest(**{**request.__dict__, "models": models, "models_path": models_path})
+        prepared = prepare_run(request)
+        from autogen_ext.models.openai import OpenAIChatCompletionClient
+
+        assert isinstance(prepared.models.backend_client("sim")._inner, OpenAIChatCompletionClient)  # type: ignore[attr-defined]
+        summary = await execute_run(prepared)
+    assert summary.written == 3
+    assert summary.endpoints["sim"]["retried"], summary.endpoints
 
 
 def test_retry_after_header_is_honoured() -> None:

@@ -73,7 +73,8 @@ async def test_cache_survives_the_process_and_is_namespaced_per_backend(tmp_path
     assert namespace(hub.config.backends["b"]) != namespace(other_model.config.backends["b"])
 
 
-async def test_accounting_sums_match_per_call_usage_and_the_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_accounting_sums_match_per_call_usage_and_the_endpoint(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIM_API_KEY", "test-key")
     with running_endpoint("--latency", "0.005", "--max-seconds", "60") as base_url:
         models_file = tmp_path / "models.yaml"

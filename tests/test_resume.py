@@ -73,7 +73,8 @@ def test_kill_9_then_resume_yields_exactly_the_requested_count(tmp_path: Path) -
     assert all(r.provenance.seed == SEED * 1_000_003 + r.index for r in parsed)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["counts"]["written"] == N
-    failed = {json.loads(line)["index"] for line in (out / "failures.jsonl").open()} if (out / "failures.jsonl").exists() else set()
+    failures = out / "failures.jsonl"
+    failed = {json.loads(line)["index"] for line in failures.open()} if failures.exists() else set()
     assert not failed & {r.index for r in parsed}  # an index completes once
     hub = json.loads((out / "hub.json").read_text())
     assert len({s["id"] for s in hub["shots"]}) == len(hub["shots"])
@@ -93,3 +94,25 @@ def test_resume_cuts_a_torn_last_line(tmp_path: Path) -> None:
     assert (run / "failures.jsonl").read_bytes() == b""
     RunStore.open(run)
     assert not (run / "transcripts" / "c000001.jsonl.tmp").exists()
+
+
+async def test_store_writes_leave_the_event_loop_but_keep_their_order(tmp_path: Path) -> None:
+    """Writes run on the store's writer thread: on disk, in order, after drain(); the hub keeps
+    only its newest state; a failed write surfaces on the next store call."""
+    from orchestrator.run_store import RunStore
+
+    store = RunStore.create(tmp_path / "run")
+    for i in range(5):
+        store.write_transcript(f"c{i:06d}", [{"event": "x", "i": i}])
+        store.save_hub({"mode": "iterative", "shots": [{"id": f"s{j}", "n": j} for j in range(i + 1)]})
+    await store.drain()
+    assert json.loads((tmp_path / "run" / "hub.json").read_text())["shots"][-1] == {"id": "s4", "n": 4}
+    assert all((tmp_path / "run" / "transcripts" / f"c{i:06d}.jsonl").exists() for i in range(5))
+    for path in (tmp_path / "run" / "transcripts").iterdir():
+        path.unlink()
+    (tmp_path / "run" / "transcripts").rmdir()  # the next transcript write fails
+    store.write_transcript("c000009", [{"event": "x"}])
+    with pytest.raises(FileNotFoundError):
+        await store.drain()
+    with pytest.raises(FileNotFoundError):
+        store.write_manifest({"status": "interrupted"})

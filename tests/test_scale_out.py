@@ -109,3 +109,124 @@ def test_concurrent_first_claims_of_a_worker_never_share_an_index(redis_url: str
 
     indices = asyncio.run(claim_all())
     assert sorted(i for i in indices if i is not None) == list(range(20)), indices
+
+
+# ------------------------------------------------------------------ leases
+def _board(redis_url: str, run: str) -> dict[str, object]:
+    import redis
+
+    shared = redis.Redis.from_url(redis_url)
+    key = f"symposia:run:{run}"
+    return {"written": int(shared.get(f"{key}:written") or 0), "in_flight": shared.hlen(f"{key}:in_flight"),
+            "leases": shared.zcard(f"{key}:lease")}
+
+
+def test_an_expired_claim_of_a_dead_worker_is_taken_over(redis_url: str) -> None:
+    import asyncio
+
+    from orchestrator.claims import WAIT, RedisClaims
+
+    async def scenario() -> tuple[list[int | None], list[int | None]]:
+        dead = RedisClaims(redis_url, "lease-run", "dead", 2, max_failures=5, lease_seconds=0.3)
+        taken = [await dead.claim(), await dead.claim()]
+        await dead.close()  # stops renewing and never finishes: as if the process was killed
+        heir = RedisClaims(redis_url, "lease-run", "heir", 2, max_failures=5, lease_seconds=0.3)
+        try:
+            early = await heir.claim()  # the dead worker's leases still run: nothing to take
+            await asyncio.sleep(0.4)
+            later = [await heir.claim(), await heir.claim(), await heir.claim()]
+            for index in later[:2]:
+                assert index is not None
+                await heir.finish(index, written=True)
+            return [*taken, early], [*later, await heir.claim()]
+        finally:
+            await heir.close()
+
+    before, after = asyncio.run(scenario())
+    assert before == [0, 1, WAIT]
+    assert sorted(after[:2]) == [0, 1] and after[2] == WAIT  # re-claimed, no new index beyond the target
+    assert after[3] is None  # target reached: stop
+    assert _board(redis_url, "lease-run") == {"written": 2, "in_flight": 0, "leases": 0}
+
+
+def test_a_live_workers_claim_is_not_taken_over(redis_url: str) -> None:
+    import asyncio
+
+    from orchestrator.claims import WAIT, RedisClaims
+
+    async def scenario() -> tuple[list[int | None], int]:
+        live = RedisClaims(redis_url, "live-run", "live", 3, max_failures=5, lease_seconds=0.3)
+        other = RedisClaims(redis_url, "live-run", "other", 3, max_failures=5, lease_seconds=0.3)
+        try:
+            held = await live.claim()
+            seen = []
+            for _ in range(12):  # 1.2 s: four lease times, the live worker renewing all along
+                seen.append(await other.claim())
+                await asyncio.sleep(0.1)
+            assert held == 0 and live.lost_leases == 0
+            await live.finish(0, written=True)
+            for index in {i for i in seen if i is not None and i >= 0}:
+                await other.finish(index, written=True)
+            return seen, live.lost_leases
+        finally:
+            await live.close()
+            await other.close()
+
+    seen, lost = asyncio.run(scenario())
+    assert 0 not in seen and lost == 0
+    assert [i for i in seen if i != WAIT] == [1, 2]  # new indices only, then the target is covered
+    assert _board(redis_url, "live-run") == {"written": 3, "in_flight": 0, "leases": 0}
+
+
+def test_a_stalled_owner_finishing_after_a_takeover_is_counted_once(redis_url: str) -> None:
+    import asyncio
+
+    from orchestrator.claims import RedisClaims
+
+    async def scenario() -> int:
+        slow = RedisClaims(redis_url, "stall-run", "slow", 1, max_failures=5, lease_seconds=0.2)
+        index = await slow.claim()
+        assert slow._heartbeat is not None
+        slow._heartbeat.cancel()  # stalled past its lease: it stops renewing, but it is not dead
+        await asyncio.sleep(0.3)
+        heir = RedisClaims(redis_url, "stall-run", "heir", 1, max_failures=5, lease_seconds=0.2)
+        try:
+            assert await heir.claim() == index
+            await slow.finish(0, written=True)  # the first finish counts ...
+            await heir.finish(0, written=True)  # ... the second does not
+            return (await heir.counts())[0]
+        finally:
+            await slow.close()
+            await heir.close()
+
+    assert asyncio.run(scenario()) == 1
+    assert _board(redis_url, "stall-run") == {"written": 1, "in_flight": 0, "leases": 0}
+
+
+def test_a_restarted_worker_resumes_its_own_claims_with_fresh_leases(redis_url: str) -> None:
+    import asyncio
+
+    from orchestrator.claims import RedisClaims
+
+    async def scenario() -> tuple[list[int | None], list[int | None]]:
+        first = RedisClaims(redis_url, "restart-run", "w1", 3, max_failures=5, lease_seconds=0.3)
+        taken = [await first.claim(), await first.claim(), await first.claim()]
+        await first.close()  # crashed; index 0 had been written locally before the crash
+        await asyncio.sleep(0.4)  # its leases expired, but nobody took the claims over
+        again = RedisClaims(redis_url, "restart-run", "w1", 3, max_failures=5, lease_seconds=0.3,
+                            completed=[0])
+        other = RedisClaims(redis_url, "restart-run", "w2", 3, max_failures=5, lease_seconds=0.3)
+        try:
+            resumed = [await again.claim(), await again.claim()]
+            assert await other.claim() == -1  # the resumed claims have fresh leases: nothing to take
+            for index in resumed:
+                assert index is not None
+                await again.finish(index, written=True)
+            return taken, resumed
+        finally:
+            await again.close()
+            await other.close()
+
+    taken, resumed = asyncio.run(scenario())
+    assert taken == [0, 1, 2] and resumed == [1, 2]
+    assert _board(redis_url, "restart-run") == {"written": 3, "in_flight": 0, "leases": 0}
