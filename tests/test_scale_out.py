@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REDIS = shutil.which("redis-server")
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.timeout(180),  # a hang (a client talking to the wrong server) fails instead of blocking CI
     pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (Debian package redis-server)"),
 ]
 
@@ -35,17 +36,24 @@ def _free_port() -> int:
 def redis_url(tmp_path: Path) -> Iterator[str]:
     import redis
 
-    port = _free_port()
-    proc = subprocess.Popen([str(REDIS), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
-                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
+    for _ in range(5):  # the free port may be taken between the probe and redis-server's bind
+        port = _free_port()
+        proc = subprocess.Popen([str(REDIS), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+                                 "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        url = f"redis://127.0.0.1:{port}/0"
         for _ in range(100):
+            if proc.poll() is not None:
+                break  # it could not bind: whatever answers on that port is not ours
             try:
-                redis.Redis.from_url(url).ping()
+                redis.Redis.from_url(url, socket_timeout=1).ping()
                 break
-            except redis.ConnectionError:
+            except redis.RedisError:
                 time.sleep(0.05)
+        if proc.poll() is None:
+            break
+    else:
+        pytest.fail("redis-server did not start on a free port")
+    try:
         yield url
     finally:
         proc.terminate()
