@@ -17,7 +17,7 @@ class WrappingClient(ChatCompletionClient):
     def __init__(self, inner: ChatCompletionClient) -> None:
         self._inner = inner
 
-    def create_stream(  # type: ignore[override]
+    def create_stream(
         self,
         messages: Sequence[LLMMessage],
         **kwargs: Any,
@@ -40,7 +40,7 @@ class WrappingClient(ChatCompletionClient):
         return self._inner.remaining_tokens(messages, tools=tools)
 
     @property
-    def capabilities(self) -> ModelInfo:  # type: ignore[override]
+    def capabilities(self) -> ModelInfo:
         return self._inner.model_info
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,13 +16,13 @@ from autogen_core.models import (
     ChatCompletionClient,
     CreateResult,
     LLMMessage,
-    ModelInfo,
     RequestUsage,
 )
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
 from agents.prompting import prompt_hash
+from orchestrator.client_wrapper import WrappingClient
 from orchestrator.config import (
     AzureOpenAIBackend,
     LocalBackend,
@@ -48,7 +48,7 @@ def _message_text(message: LLMMessage) -> str:
     return content if isinstance(content, str) else str(content)
 
 
-class RecordingClient(ChatCompletionClient):
+class RecordingClient(WrappingClient):
     """Wraps a shared client for one agent of one conversation.
 
     Injects the role's temperature / max_tokens / top_p and a per-call seed derived from the
@@ -70,7 +70,7 @@ class RecordingClient(ChatCompletionClient):
         local: bool = False,
         prices: Prices | None = None,
     ) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._local = local
         self._prices = prices
         self.role = role
@@ -151,35 +151,11 @@ class RecordingClient(ChatCompletionClient):
         )
         return result
 
-    def create_stream(
-        self,
-        messages: Sequence[LLMMessage],
-        **kwargs: Any,
-    ) -> AsyncGenerator[str | CreateResult, None]:
-        raise NotImplementedError("Symposia does not stream")
-
-    async def close(self) -> None:
-        """The shared inner client outlives this wrapper; ModelHub.close() closes it."""
-
     def actual_usage(self) -> RequestUsage:
         return self._usage
 
     def total_usage(self) -> RequestUsage:
         return self._usage
-
-    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
-        return self._inner.count_tokens(messages, tools=tools)
-
-    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
-        return self._inner.remaining_tokens(messages, tools=tools)
-
-    @property
-    def capabilities(self) -> ModelInfo:
-        return self._inner.model_info
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return self._inner.model_info
 
 
 def _http_client(max_in_flight: int) -> httpx.AsyncClient:

@@ -19,14 +19,15 @@ import random
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from autogen_core import CancellationToken
-from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
+from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
+from orchestrator.client_wrapper import WrappingClient
 from orchestrator.config import RetryConfig
 from orchestrator.errors import GenerationError
 from orchestrator.http_pool import TransportFailure
@@ -146,10 +147,10 @@ def classify(exc: BaseException) -> str | None:
     return None
 
 
-class ResilientClient(ChatCompletionClient):
+class ResilientClient(WrappingClient):
     def __init__(self, inner: ChatCompletionClient, *, policy: RetryConfig, timeout: float,
                  limiter: AdaptiveLimiter, rng: random.Random | None = None) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self.policy = policy
         self.timeout = timeout
         self.limiter = limiter
@@ -201,33 +202,8 @@ class ResilientClient(ChatCompletionClient):
         self.gave_up += 1
         raise EndpointGaveUp(f"model call failed {self.policy.attempts} times; last: {last}")
 
-    def create_stream(
-        self, messages: Sequence[LLMMessage], **kwargs: Any
-    ) -> AsyncGenerator[str | CreateResult, None]:
-        raise NotImplementedError("Symposia does not stream")
-
     async def close(self) -> None:
         await self._inner.close()
-
-    def actual_usage(self) -> RequestUsage:
-        return self._inner.actual_usage()
-
-    def total_usage(self) -> RequestUsage:
-        return self._inner.total_usage()
-
-    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
-        return self._inner.count_tokens(messages, tools=tools)
-
-    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
-        return self._inner.remaining_tokens(messages, tools=tools)
-
-    @property
-    def capabilities(self) -> ModelInfo:
-        return self._inner.model_info
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return self._inner.model_info
 
     def stats(self) -> dict[str, Any]:
         return {"retried": dict(self.failures), "gave_up": self.gave_up, "throttle_cuts": self.limiter.cuts,
