@@ -212,12 +212,8 @@ class GeneratorCritic:
         stats.generation_failures += failed_candidates
         self.attempts += len(reviews) + failed_candidates
         for review in reviews:
-            for verdict in review.verdicts:
-                stats.expert_status.setdefault(verdict.expert, Counter())[verdict.status] += 1
-            stats.failed_gates.update(review.rejected_by if review.decision == "rejected" and review.rejected_by
-                                      else [])
-            if review.mean_quality is not None:
-                stats.quality_scores.append(review.mean_quality)
+            # counted from the verdicts, as a live review is (rejected_by also names "quality")
+            stats.add_review(CandidateReview(review.candidate, list(review.verdicts)))
             if review.decision == "rejected":
                 self.rejected_candidates += 1
         if index in restored.accepted:

@@ -89,9 +89,8 @@ def to_llama_messages(messages: Sequence[LLMMessage]) -> list[dict[str, str]]:
     - other speakers' lines carry a "Name: " prefix once two or more other people have spoken,
       where it is needed to tell them apart.
     """
-    group_chat = any(isinstance(m, UserMessage) and _speaker(m) for m in messages)
-    others = {_speaker(m) for m in messages if isinstance(m, UserMessage) and _speaker(m)}
-    prefix = len(others) >= 2
+    others = {_speaker(m) for m in messages if isinstance(m, UserMessage)} - {None}
+    group_chat, prefix = bool(others), len(others) >= 2
     system: list[str] = []
     converted: list[dict[str, str]] = []
     for msg in messages:

@@ -212,14 +212,13 @@ class ModelHub:
 
     def _check_grammars(self, backend: str, roles: Sequence[Role]) -> None:
         for role in roles:
-            grammar = self.config.settings_for(role).grammar
-            if grammar is not None and self.config.settings_for(role).backend == backend:
-                engine = self.backend_client(backend)
-                if isinstance(engine, LocalLlamaClient):
-                    try:
-                        engine.check_grammar(grammar)
-                    except ConfigError as exc:
-                        raise ConfigError(f"{self.source}: roles.{role}.{exc}") from None
+            settings = self.config.settings_for(role)
+            engine = self.backend_client(backend) if settings.grammar and settings.backend == backend else None
+            if isinstance(engine, LocalLlamaClient) and settings.grammar:
+                try:
+                    engine.check_grammar(settings.grammar)
+                except ConfigError as exc:
+                    raise ConfigError(f"{self.source}: roles.{role}.{exc}") from None
 
     def install_client(self, backend: str, client: ChatCompletionClient) -> None:
         """Use an already built client for a backend (tests, or a caller's own client)."""
