@@ -49,6 +49,9 @@ class SimSettings:
     max_requests: int = 100_000
     max_seconds: float = 600.0
     seed: int = 0
+    # request number (1-based, counted as they arrive) -> the fault it gets, whatever the fault
+    # rate: a test that must see given faults injected does not depend on the RNG or on ordering
+    scheduled: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -175,7 +178,9 @@ class SimEndpoint:
             asyncio.get_running_loop().call_later(1.0, self._done.set)
         request = json.loads(body)
         schema = (request.get("response_format") or {}).get("json_schema", {}).get("schema")
-        fault = self._pick_fault(schema) if self._rng.random() < self.settings.fault_rate else None
+        fault = self.settings.scheduled.get(self.stats.requests)
+        if fault is None and self.settings.fault_rate:
+            fault = self._pick_fault(schema) if self._rng.random() < self.settings.fault_rate else None
         if fault:
             self.stats.faults[fault] += 1
         slept = time.perf_counter()
@@ -232,13 +237,21 @@ def parse_args(argv: list[str] | None = None) -> tuple[SimSettings, int]:
     p.add_argument("--max-requests", type=int, default=100_000)
     p.add_argument("--max-seconds", type=float, default=600.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fail-requests", default="",
+                   help="scheduled faults: N:KIND,... (the N-th request gets KIND; e.g. 1:rate_limit,2:server_error)")
     a = p.parse_args(argv)
     faults = tuple(f for f in a.faults.split(",") if f)
     unknown = set(faults) - set(FAULTS)
     if unknown:
         p.error(f"unknown faults {sorted(unknown)}; allowed: {', '.join(FAULTS)}")
+    scheduled = {}
+    for item in filter(None, a.fail_requests.split(",")):
+        number, _, kind = item.partition(":")
+        if kind not in FAULTS or not number.isdigit():
+            p.error(f"--fail-requests: {item!r} is not N:KIND with KIND one of {', '.join(FAULTS)}")
+        scheduled[int(number)] = kind
     return SimSettings(a.latency, a.token_rate, a.fault_rate, faults, a.retry_after, a.hang_seconds,
-                       a.max_requests, a.max_seconds, a.seed), a.port
+                       a.max_requests, a.max_seconds, a.seed, scheduled), a.port
 
 
 async def _main(settings: SimSettings, port: int) -> None:
