@@ -54,10 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "--concurrency are taken from its manifest")
     parser.add_argument("--max-failures", type=int,
                         help="failed conversations are replaced until this many failed (default: max(10, N))")
-    parser.add_argument("--redis", metavar="URL",
-                        help="scale-out: share the few-shot hub, LLM cache and conversation claims in this Redis")
-    parser.add_argument("--run-id", help="scale-out: the run every worker joins (required with --redis)")
-    parser.add_argument("--worker-id", help="scale-out: this worker's name (default: host and run directory)")
+    parser.add_argument("--executor", choices=("local", "ray"), default=None,
+                        help="where jobs run: local (asyncio here, default) or ray (actors on a Ray cluster)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="ray: actors, each with its own models and --concurrency jobs in flight (default: 2)")
+    parser.add_argument("--ray-address", metavar="ADDR",
+                        help="ray: join this cluster (e.g. auto, or HOST:6379); default: start a local one")
     parser.add_argument("--list-scenarios", action="store_true", help="list the scenarios and exit")
     return parser
 
@@ -76,7 +78,8 @@ def generate(args: argparse.Namespace) -> int:
 
     from orchestrator.config import load_models, load_scenario
     from orchestrator.console import ProgressDisplay, print_summary
-    from orchestrator.pipeline import RunRequest, execute_run, prepare_run
+    from orchestrator.driver import execute_run
+    from orchestrator.run_setup import RunRequest, prepare_run
 
     if args.num_conversations is not None and args.num_conversations < 1:
         raise UserError(f"--num-conversations: must be at least 1 (got {args.num_conversations})")
@@ -84,8 +87,10 @@ def generate(args: argparse.Namespace) -> int:
         raise UserError(f"--concurrency: must be at least 1 (got {args.concurrency})")
     if args.max_failures is not None and args.max_failures < 1:
         raise UserError(f"--max-failures: must be at least 1 (got {args.max_failures})")
-    if args.redis and not args.run_id:
-        raise UserError("--run-id: required with --redis (every worker of one run passes the same id)")
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers: must be at least 1 (got {args.workers})")
+    if (args.workers is not None or args.ray_address) and (args.executor or "local") != "ray" and not args.resume:
+        raise UserError("--workers/--ray-address: only with --executor ray")
     if args.resume:
         request, hub_mode = resume_request(args)
     else:
@@ -97,7 +102,8 @@ def generate(args: argparse.Namespace) -> int:
             scenario=scenario, scenario_path=scenario_path, models=models, models_path=models_path,
             num_conversations=args.num_conversations or scenario.num_conversations, out_dir=out,
             seed=args.seed, concurrency=args.concurrency or 1, command_line=tuple(sys.argv),
-            max_failures=args.max_failures, redis_url=args.redis, run_id=args.run_id, worker_id=args.worker_id,
+            max_failures=args.max_failures, executor=args.executor or "local",
+            workers=args.workers or (2 if args.executor == "ray" else 1), ray_address=args.ray_address,
         )
         hub_mode = args.few_shot
     prepared = prepare_run(request, hub_mode=hub_mode)
@@ -109,14 +115,18 @@ def generate(args: argparse.Namespace) -> int:
 
 
 def resume_request(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The interrupted run's request, from its manifest; only --concurrency may change."""
-    from orchestrator.pipeline import RunRequest
+    """The interrupted run's request, from its manifest; only where and how widely it runs
+    (--concurrency, --executor, --workers, --ray-address) may change."""
     from orchestrator.resume import resume_settings
+    from orchestrator.run_setup import RunRequest
 
     settings = resume_settings(args.resume)
     hub_mode = settings.pop("few_shot_mode")
-    if args.concurrency is not None:
-        settings["concurrency"] = args.concurrency
+    overrides = {"concurrency": args.concurrency, "executor": args.executor, "workers": args.workers,
+                 "ray_address": args.ray_address}
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    if args.executor == "local" and args.ray_address is None:
+        settings["ray_address"] = None
     return RunRequest(out_dir=args.resume, command_line=tuple(sys.argv), resume=True, **settings), hub_mode
 
 

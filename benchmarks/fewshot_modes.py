@@ -25,7 +25,8 @@ from evaluation.corpus import load_path
 from evaluation.diversity import dataset_diversity
 from evaluation.metrics import dataset_statistics, distinct_ns, mtld_per_conversation
 from orchestrator.config import load_models, load_scenario
-from orchestrator.pipeline import RunRequest, execute_run, prepare_run
+from orchestrator.driver import execute_run
+from orchestrator.run_setup import RunRequest, prepare_run
 
 
 def generate(mode: str, args: argparse.Namespace, out: Path) -> float:

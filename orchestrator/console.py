@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from orchestrator.pipeline import Progress as RunProgress
-from orchestrator.pipeline import RunSummary
+from orchestrator.driver import Progress as RunProgress
+from orchestrator.driver import RunSummary
 
 
 class ProgressDisplay:

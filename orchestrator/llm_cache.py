@@ -42,13 +42,13 @@ class NamespacedStore(CacheStore[CHAT_CACHE_VALUE_TYPE]):
         self.inner.set(self.prefix + key, value)
 
 
-def build_store(config: CacheConfig, ns: str, *, redis_url: str | None = None) -> CacheStore[CHAT_CACHE_VALUE_TYPE]:
-    """`redis_url` (the run's --redis) overrides the configured store: workers share one cache."""
-    if redis_url or config.store == "redis":
+def build_store(config: CacheConfig, ns: str) -> CacheStore[CHAT_CACHE_VALUE_TYPE]:
+    """`store: redis` shares one cache between runs and machines (every Ray actor of a run too)."""
+    if config.store == "redis":
         import redis
         from autogen_ext.cache_store.redis import RedisStore
 
-        client = redis.Redis.from_url(redis_url or config.redis_url)
+        client = redis.Redis.from_url(config.redis_url)
         return NamespacedStore(RedisStore[CHAT_CACHE_VALUE_TYPE](client), f"symposia:llm:{ns}:")
     import diskcache
     from autogen_ext.cache_store.diskcache import DiskCacheStore

@@ -168,11 +168,10 @@ def _http_client(max_in_flight: int) -> httpx.AsyncClient:
 class ModelHub:
     """Builds and owns the backend clients described by a models YAML file."""
 
-    def __init__(self, config: ModelsConfig, source: Path, *, seed: int, redis_url: str | None = None) -> None:
+    def __init__(self, config: ModelsConfig, source: Path, *, seed: int) -> None:
         self.config = config
         self.source = source
         self.seed = seed
-        self.redis_url = redis_url  # scale-out: the LLM cache lives in this shared Redis
         self._clients: dict[tuple[str, bool], ChatCompletionClient] = {}
         self._cached: dict[tuple[str, bool], ChatCompletionClient] = {}
         self._limiters: dict[str, AdaptiveLimiter] = {}
@@ -296,7 +295,7 @@ class ModelHub:
     def _cached_client(self, name: str, name_prefixes: bool) -> ChatCompletionClient:
         key = (name, name_prefixes and not isinstance(self.config.backends[name], LocalBackend))
         if key not in self._cached:
-            store = build_store(self.config.cache, namespace(self.config.backends[name]), redis_url=self.redis_url)
+            store = build_store(self.config.cache, namespace(self.config.backends[name]))
             self._cached[key] = cached(self.backend_client(name, name_prefixes=name_prefixes), store)
         return self._cached[key]
 

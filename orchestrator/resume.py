@@ -17,64 +17,71 @@ from agents.schemas import Experience
 from orchestrator.config import ModelsConfig, Scenario
 from orchestrator.errors import UserError
 from orchestrator.fewshot_hub import FewShotHub
-from orchestrator.records import ConversationRecord, FailureRecord, RejectedRecord, Review
+from orchestrator.job import JobResult, conversation_id
+from orchestrator.records import ConversationRecord, FailureRecord, RejectedRecord
 from orchestrator.run_store import CONVERSATIONS, FAILURES, HUB, ITERATIONS, MANIFEST, REJECTED, RunStore
 from orchestrator.transcript import RoleUsage
 
 
 @dataclass
 class RestoredRun:
-    """What an interrupted run had completed."""
+    """What an interrupted run had completed, read from its run directory in one place."""
 
     written: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)  # conversation indices whose job failed
     usage: dict[str, RoleUsage] = field(default_factory=dict)
     failure_reasons: list[str] = field(default_factory=list)
-    tokens: int = 0
     experiences: list[tuple[str, Experience]] = field(default_factory=list)  # (id, experience) written
-
-
-@dataclass
-class RestoredIterations:
-    """A Generator-Critic run's state: its completed iterations, and per conversation index
-    what was decided before the interruption."""
-
+    # Generator-Critic runs: the completed iterations, and per decided conversation index its job
+    # result rebuilt from its records (counted again when its iteration is planned again)
     report: list[dict[str, Any]] = field(default_factory=list)
-    decided: set[int] = field(default_factory=set)
-    accepted: dict[int, tuple[str, Experience, float | None]] = field(default_factory=dict)
-    reviews: dict[int, list[Review]] = field(default_factory=dict)
-    candidate_failures: dict[int, int] = field(default_factory=dict)
-    shots: dict[int, list[str]] = field(default_factory=dict)
+    decided: dict[int, JobResult] = field(default_factory=dict)
+
+    @property
+    def tokens(self) -> int:
+        return sum(u.total_tokens for u in self.usage.values())
 
 
 def _experience_failure(record: FailureRecord) -> bool:
     """A Generator-Critic run also records failed candidates (id `c000001-k0`); those do not
     decide their experience."""
-    return record.id == f"c{record.index:06d}"
+    return record.id == conversation_id(record.index)
 
 
-def restore_iterations(store: RunStore) -> RestoredIterations:
-    """An experience is decided once its accepted record, or its failure record (every
-    candidate rejected or failed), is on disk. Records of experiences still undecided at the
-    interruption (rejected or failed candidates written before the crash) are dropped, because
-    those experiences run again and write them anew: no id is ever written twice."""
+def restore(store: RunStore, *, generator_critic: bool = False) -> RestoredRun:
+    """Complete records are kept (a torn last line is cut off). In a Generator-Critic run an
+    experience is decided once its accepted record, or its failure record (every candidate
+    rejected or failed), is on disk; records of experiences still undecided at the interruption
+    (rejected or failed candidates) are dropped, because those experiences run again and write
+    them anew: no id is ever written twice."""
     conversations = store.complete_records(CONVERSATIONS, ConversationRecord)
     failures = store.complete_records(FAILURES, FailureRecord)
+    experience_failures = [r for r in failures if _experience_failure(r)]
+    restored = RestoredRun()
+    for record in [*conversations, *experience_failures]:
+        for role, usage in record.usage.items():
+            restored.usage.setdefault(role, RoleUsage()).merge(RoleUsage(**usage.model_dump()))
+    restored.written = [r.index for r in conversations]
+    restored.experiences = [(r.id, r.experience) for r in conversations]
+    restored.failed = [r.index for r in experience_failures]
+    restored.failure_reasons = [f"{r.id} ({r.stage}): {r.reason}" for r in experience_failures]
+    if not generator_critic:
+        return restored
     rejected = store.complete_records(REJECTED, RejectedRecord)
-    restored = RestoredIterations(report=store.load_json(ITERATIONS) or [])
-    restored.decided = {r.index for r in conversations} | {r.index for r in failures if _experience_failure(r)}
+    restored.report = store.load_json(ITERATIONS) or []
     for record in conversations:
-        quality = record.review.mean_quality if record.review else None
-        restored.accepted[record.index] = (record.id, record.experience, quality)
-        if record.review is not None:
-            restored.reviews.setdefault(record.index, []).append(record.review)
-        restored.shots[record.index] = list(record.provenance.shot_ids)
+        restored.decided[record.index] = JobResult(index=record.index, record=record, experience_generated=True,
+                                                   shot_ids=list(record.provenance.shot_ids))
+    for record in experience_failures:
+        # stage "review": the experience was generated, every candidate was rejected or failed
+        restored.decided[record.index] = JobResult(index=record.index, failure=record,
+                                                   experience_generated=record.stage == "review")
     for record in rejected:
         if record.index in restored.decided:
-            restored.reviews.setdefault(record.index, []).append(record.review)
+            restored.decided[record.index].rejected.append(record)
     for record in failures:
         if record.index in restored.decided and not _experience_failure(record):
-            restored.candidate_failures[record.index] = restored.candidate_failures.get(record.index, 0) + 1
+            restored.decided[record.index].candidate_failures.append(record)
     _keep_only(store, REJECTED, [r for r in rejected if r.index in restored.decided], len(rejected))
     _keep_only(store, FAILURES, [r for r in failures if r.index in restored.decided], len(failures))
     return restored
@@ -89,23 +96,6 @@ def _keep_only(store: RunStore, name: str, records: list[Any], before: int) -> N
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one
-
-
-def restore(store: RunStore, *, generator_critic: bool = False) -> RestoredRun:
-    restored = RestoredRun()
-    conversations = store.complete_records(CONVERSATIONS, ConversationRecord)
-    failures = store.complete_records(FAILURES, FailureRecord)
-    if generator_critic:  # failed candidates are not failed conversations
-        failures = [r for r in failures if _experience_failure(r)]
-    for record in [*conversations, *failures]:
-        for role, usage in record.usage.items():
-            restored.usage.setdefault(role, RoleUsage()).merge(RoleUsage(**usage.model_dump()))
-    restored.written = [r.index for r in conversations]
-    restored.experiences = [(r.id, r.experience) for r in conversations]
-    restored.failed = [r.index for r in failures]
-    restored.failure_reasons = [f"{r.id} ({r.stage}): {r.reason}" for r in failures]
-    restored.tokens = sum(u.total_tokens for u in restored.usage.values())
-    return restored
 
 
 def restore_hub(store: RunStore) -> tuple[FewShotHub, dict[int, list[str]]] | None:
@@ -130,9 +120,9 @@ def resume_settings(run_dir: Path) -> dict[str, Any]:
             "seed": int(manifest["seed"]),
             "concurrency": int(manifest.get("concurrency", 1)),
             "max_failures": manifest.get("max_failures"),
-            "redis_url": (manifest.get("scale_out") or {}).get("redis_url"),
-            "run_id": (manifest.get("scale_out") or {}).get("run_id"),
-            "worker_id": (manifest.get("scale_out") or {}).get("worker_id"),
+            "executor": (manifest.get("executor") or {}).get("name", "local"),
+            "workers": int((manifest.get("executor") or {}).get("workers", 1)),
+            "ray_address": (manifest.get("executor") or {}).get("ray_address"),
             "few_shot_mode": manifest.get("few_shot_mode"),
         }
     except (KeyError, TypeError, ValueError) as exc:

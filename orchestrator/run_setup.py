@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from agents.experience_generator import REQUIRED_PARTS as EXPERIENCE_PARTS
 from agents.persona_agent import REQUIRED_PARTS as PERSONA_PARTS
@@ -40,10 +41,11 @@ class RunRequest:
     # failed conversations are replaced until this many have failed (default: max(10, N))
     max_failures: int | None = None
     resume: bool = False  # continue the run already in out_dir (see orchestrator/resume.py)
-    # scale-out: workers sharing one Redis (hub, LLM cache, index claims) under one run id
-    redis_url: str | None = None
-    run_id: str | None = None
-    worker_id: str | None = None
+    # where jobs run: "local" (asyncio in this process) or "ray" (`workers` actors, each with
+    # `concurrency` jobs in flight; a local Ray cluster unless `ray_address` names one)
+    executor: Literal["local", "ray"] = "local"
+    workers: int = 1
+    ray_address: str | None = None
 
     @property
     def failure_budget(self) -> int:
@@ -106,7 +108,7 @@ def prepare_run(request: RunRequest, *, hub_mode: HubMode | None = None) -> Prep
         restored = restore_hub(RunStore.open(request.out_dir))
         if restored is not None:
             hub, batches = restored
-    models = ModelHub(request.models, request.models_path, seed=request.seed, redis_url=request.redis_url)
+    models = ModelHub(request.models, request.models_path, seed=request.seed)
     models.preflight(GENERATION_ROLES)
     critics = scenario.critics
     panel = CriticPanel.from_config(critics) if critics is not None and critics.enabled else None

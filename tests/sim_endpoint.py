@@ -93,6 +93,10 @@ def _schema_reply(schema: dict[str, Any], rng: random.Random, unknown_speaker: b
     if "participants" in props:
         count = props["participants"].get("minItems", 3)
         return json.dumps(_experience(count, rng))
+    if "verdict" in props:  # a gate critic
+        return json.dumps({"rationale": "The lines fit the people and stay civil.", "verdict": "pass"})
+    if "score" in props:  # a quality critic
+        return json.dumps({"rationale": "It reads like a real chat.", "score": rng.choice([3, 4, 5])})
     return json.dumps({k: "ok" for k in schema.get("required", [])})
 
 

@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from orchestrator.config import RetryConfig, load_models, load_scenario
-from orchestrator.pipeline import RunRequest, execute_run, prepare_run
+from orchestrator.driver import execute_run
 from orchestrator.records import ConversationRecord
 from orchestrator.resilience import AdaptiveLimiter, classify, retry_after_seconds
+from orchestrator.run_setup import RunRequest, prepare_run
 from tests.sim_endpoint import FAULTS, models_yaml, running_endpoint
 
 RETRY = "    retry: {attempts: 8, initial_delay: 0.01, max_delay: 0.2, max_in_flight: 32}\n"

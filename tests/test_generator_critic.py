@@ -14,8 +14,9 @@ import pytest
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from orchestrator.config import ModelsConfig, RoleSettings, Scenario, load_models
+from orchestrator.driver import execute_run
 from orchestrator.model_clients import RecordingClient
-from orchestrator.pipeline import RunRequest, execute_run, prepare_run
+from orchestrator.run_setup import RunRequest, prepare_run
 from orchestrator.transcript import Transcript
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "critic_conversations.json").read_text())

@@ -12,10 +12,11 @@ from autogen_core.models import CreateResult, UserMessage
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from orchestrator.config import ModelsConfig, load_models, load_scenario
+from orchestrator.driver import execute_run
 from orchestrator.llm_cache import namespace
 from orchestrator.local_llm import LOCAL_MODEL_INFO
 from orchestrator.model_clients import ModelHub
-from orchestrator.pipeline import RunRequest, execute_run, prepare_run
+from orchestrator.run_setup import RunRequest, prepare_run
 from orchestrator.transcript import Transcript
 from tests.sim_endpoint import models_yaml, running_endpoint
 

@@ -9,9 +9,10 @@ import pytest
 
 from agents.schemas import Experience
 from orchestrator.config import load_models, load_scenario
+from orchestrator.driver import execute_run
 from orchestrator.errors import UserError
-from orchestrator.pipeline import RunRequest, execute_run, prepare_run
 from orchestrator.records import ConversationRecord, FailureRecord
+from orchestrator.run_setup import RunRequest, prepare_run
 from tests.conftest import FIXTURES, replay, replay_hub
 
 

@@ -81,6 +81,40 @@ def test_kill_9_then_resume_yields_exactly_the_requested_count(tmp_path: Path) -
     assert not list(out.glob("**/*.tmp"))
 
 
+@pytest.mark.integration  # real processes killed and restarted
+def test_kill_9_then_resume_a_generator_critic_run_yields_exactly_n_accepted(tmp_path: Path) -> None:
+    scenario = ROOT / "tests" / "fixtures" / "scenarios" / "sim_critics.yaml"
+    n = 6
+    with running_endpoint("--latency", "0.03", "--fault-rate", "0.05", "--hang-seconds", "1",
+                          "--max-seconds", "170") as base_url:
+        models = tmp_path / "models.yaml"
+        models.write_text(models_yaml(base_url, timeout=0.5, extra="cache: {store: off}\n",
+                                      extra_backend="    retry: {attempts: 8, initial_delay: 0.01, max_delay: 0.2}\n"))
+        out = tmp_path / "run"
+        records = out / "conversations.jsonl"
+        proc = _start(["--scenario", str(scenario), "-n", str(n), "--concurrency", "2", "--seed", str(SEED),
+                       "--models", str(models), "--out", str(out)])
+        kills = 0
+        for at_least in (0, 2, 4):
+            _kill_after(proc, records, at_least)
+            kills += proc.returncode == -signal.SIGKILL
+            proc = _start(["--resume", str(out), "--concurrency", "3"])
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()[-2000:]
+    assert kills >= 2
+    parsed = [ConversationRecord.model_validate_json(line) for line in records.read_bytes().splitlines()]
+    assert len(parsed) == n and len({r.id for r in parsed}) == n
+    assert all(r.review is not None and r.review.decision == "accepted" for r in parsed)
+    rejected_file = out / "rejected.jsonl"
+    rejected = [json.loads(line)["id"] for line in rejected_file.open()] if rejected_file.exists() else []
+    assert len(rejected) == len(set(rejected))  # no candidate written twice
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["generator_critic"]["accepted"] == n
+    report = json.loads((out / "iterations.json").read_text())
+    assert sum(it["accepted"] for it in report) == n
+
+
 def test_resume_cuts_a_torn_last_line(tmp_path: Path) -> None:
     from orchestrator.run_store import RunStore
 
