@@ -15,16 +15,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import UserError
+from agents.errors import UserError
 
 # Subcommands live next to the code they drive; each module exposes main(argv) -> exit code
 # and raises UserError for user mistakes.
 SUBCOMMANDS = {
     "evaluate": "evaluation.cli",
-    "personas": "orchestrator.personas_cli",
-    "inspect": "evaluation.inspect_cli",
-    "report": "evaluation.html_report",
-    "export": "evaluation.export",
+    "personas": "orchestrator.cli.personas",
+    "inspect": "evaluation.browse.inspect",
+    "report": "evaluation.browse.html_report",
+    "export": "evaluation.browse.export",
 }
 
 
@@ -77,9 +77,9 @@ def generate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from orchestrator.config import load_models, load_scenario
-    from orchestrator.console import ProgressDisplay, print_summary
+    from orchestrator.cli.console import ProgressDisplay, print_summary
     from orchestrator.driver import execute_run
-    from orchestrator.run_setup import RunRequest, prepare_run
+    from orchestrator.prepare import RunRequest, prepare_run
 
     if args.num_conversations is not None and args.num_conversations < 1:
         raise UserError(f"--num-conversations: must be at least 1 (got {args.num_conversations})")
@@ -117,8 +117,8 @@ def generate(args: argparse.Namespace) -> int:
 def resume_request(args: argparse.Namespace) -> tuple[Any, Any]:
     """The interrupted run's request, from its manifest; only where and how widely it runs
     (--concurrency, --executor, --workers, --ray-address) may change."""
-    from orchestrator.resume import resume_settings
-    from orchestrator.run_setup import RunRequest
+    from orchestrator.store.resume import resume_settings
+    from orchestrator.prepare import RunRequest
 
     settings = resume_settings(args.resume)
     hub_mode = settings.pop("few_shot_mode")

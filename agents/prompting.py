@@ -1,6 +1,6 @@
 """Prompt templates: the one place prompt text is rendered.
 
-Templates are data in `prompts/*.yaml` (loaded by `orchestrator.prompt_library`); this module
+Templates are data in `prompts/*.yaml` (loaded by `orchestrator.config.prompt_files`); this module
 only renders them, always through Jinja with `StrictUndefined` so a misspelt variable fails
 loudly instead of silently rendering as an empty string.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import jinja2
 
-from orchestrator.errors import ConfigError
+from agents.errors import ConfigError
 
 _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,

@@ -26,7 +26,7 @@ from evaluation.diversity import dataset_diversity
 from evaluation.metrics import dataset_statistics, distinct_ns, mtld_per_conversation
 from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import execute_run
-from orchestrator.run_setup import RunRequest, prepare_run
+from orchestrator.prepare import RunRequest, prepare_run
 
 
 def generate(mode: str, args: argparse.Namespace, out: Path) -> float:

@@ -25,8 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evaluation import html_report, inspect_cli  # noqa: E402
-from evaluation import run_reader as rr  # noqa: E402
+from evaluation.browse import html_report
+from evaluation.browse import inspect as inspect_cli  # noqa: E402
+from orchestrator.store import reader as rr  # noqa: E402
 from tests.browser import start_browser, unavailable_reason  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "run_small"

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import Progress, execute_run
-from orchestrator.run_setup import RunRequest, prepare_run
+from orchestrator.prepare import RunRequest, prepare_run
 from tests.sim_endpoint import models_yaml, running_endpoint
 
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import execute_run
-from orchestrator.run_setup import RunRequest, prepare_run
+from orchestrator.prepare import RunRequest, prepare_run
 
 
 def main() -> int:

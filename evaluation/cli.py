@@ -11,9 +11,9 @@ from pathlib import Path
 
 from evaluation.corpus import BASELINE_NAMES, Dataset, load_baseline, load_path
 from evaluation.evaluate import DatasetEvaluation, evaluate_dataset
-from evaluation.judge import JudgeItem
-from evaluation.report import comparison_rows, markdown_table, text_table, write_evaluation
-from orchestrator.errors import UserError
+from evaluation.judge.geval import JudgeItem
+from evaluation.outputs import comparison_rows, markdown_table, text_table, write_evaluation
+from agents.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +79,7 @@ async def _evaluate_all(
 ) -> list[DatasetEvaluation]:
     engine = None
     if not args.no_judge and any(c.experience for d in datasets for c in d.conversations):
-        from evaluation.judge_backends import build_judge_engine
+        from evaluation.judge.engines import build_judge_engine
         from orchestrator.config import load_models
 
         models, _ = load_models(args.models)

@@ -17,10 +17,10 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from evaluation.text import strip_speaker_labels
-from orchestrator.errors import UserError
-from orchestrator.records import ConversationRecord
-from orchestrator.run_store import CONVERSATIONS, MANIFEST
-from orchestrator.yaml_files import describe_validation_error
+from agents.errors import UserError
+from orchestrator.store.records import ConversationRecord
+from orchestrator.store.writer import CONVERSATIONS, MANIFEST
+from orchestrator.config.yaml_files import describe_validation_error
 
 PersonaSource = Literal["generated", "sampled"]
 BASELINE_NAMES = ("chitchat",)
@@ -103,7 +103,7 @@ def read_conversations_jsonl(
         except ValidationError as exc:
             first = describe_validation_error(f"{path}: line {lineno}", exc).splitlines()[0]
             raise UserError(
-                f"{first} (expected a conversation record as in orchestrator/records.py)"
+                f"{first} (expected a conversation record as in orchestrator/store/records.py)"
             ) from None
         conversations.append(_from_record(record, persona_source))
     return conversations, notes

@@ -17,7 +17,7 @@ import numpy as np
 
 from evaluation.corpus import Conversation
 from evaluation.text import normalise
-from orchestrator.embeddings import minilm_model
+from orchestrator.models.embeddings import minilm_model
 
 NEAR_DUPLICATE_THRESHOLD = 0.95
 MAX_EMBEDDED = 250  # pairwise work is quadratic; larger datasets are sampled (seeded)

@@ -8,8 +8,8 @@ from typing import Any
 
 from evaluation.corpus import Dataset
 from evaluation.diversity import Encoder, dataset_diversity, minilm_encode
-from evaluation.judge import JudgeItem, item_dicts, judge_conversations, summarise
-from evaluation.judge_backends import JudgeEngine
+from evaluation.judge.geval import JudgeItem, item_dicts, judge_conversations, summarise
+from evaluation.judge.engines import JudgeEngine
 from evaluation.metrics import (
     dataset_statistics,
     distinct_ns,

@@ -3,9 +3,9 @@ complete and alone writes the run directory.
 
 Plain runs keep `concurrency` jobs in flight until N conversations are written (a failed one is
 replaced by a new index, up to the failure budget); Generator-Critic runs plan iterations
-(orchestrator/generator_critic.py) and dispatch each iteration's jobs. Shots are sampled and the
+(orchestrator/critics/iterations.py) and dispatch each iteration's jobs. Shots are sampled and the
 few-shot hub grows here, never in a job. `--resume` reads the run directory in one place
-(orchestrator/resume.py) and continues with the same indices, seeds and shots.
+(orchestrator/store/resume.py) and continues with the same indices, seeds and shots.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.executors.base import Executor
-from orchestrator.fewshot_hub import Shot
-from orchestrator.generator_critic import GeneratorCritic
+from orchestrator.stages.fewshot_hub import Shot
+from orchestrator.critics.iterations import GeneratorCritic
 from orchestrator.job import ConversationJob, JobResult, RunContext, plan_job
-from orchestrator.resume import RestoredRun, restore
-from orchestrator.run_setup import GENERATION_ROLES, PreparedRun
-from orchestrator.run_store import RunStore
-from orchestrator.transcript import RoleUsage
+from orchestrator.store.resume import RestoredRun, restore
+from orchestrator.prepare import GENERATION_ROLES, PreparedRun
+from orchestrator.store.writer import RunStore
+from orchestrator.store.transcript import RoleUsage
 
 __all__ = ["Progress", "RunSummary", "execute_run", "make_executor"]
 

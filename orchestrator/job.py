@@ -24,14 +24,14 @@ from typing import Any
 from agents.critics import CandidateTurn, CandidateView
 from agents.schemas import Experience, speaker_slug
 from orchestrator.config import Scenario
-from orchestrator.conversation import ConversationPrompts, Turn, run_group_chat
-from orchestrator.critic_panel import CandidateReview, CriticPanel, PanelDecision
-from orchestrator.errors import GenerationError, UserError
-from orchestrator.experience_stage import generate_experience
-from orchestrator.fewshot_hub import Shot
-from orchestrator.model_clients import ModelHub
-from orchestrator.persona_sources import GivenPersona, describe_draw, framed_request
-from orchestrator.records import (
+from orchestrator.stages.conversation import ConversationPrompts, Turn, run_group_chat
+from orchestrator.critics.panel import CandidateReview, CriticPanel, PanelDecision
+from agents.errors import GenerationError, UserError
+from orchestrator.stages.experience import generate_experience
+from orchestrator.stages.fewshot_hub import Shot
+from orchestrator.models.hub import ModelHub
+from orchestrator.personas.sources import GivenPersona, describe_draw, framed_request
+from orchestrator.store.records import (
     ConversationRecord,
     FailureRecord,
     Provenance,
@@ -41,7 +41,7 @@ from orchestrator.records import (
     Timing,
     TurnRecord,
 )
-from orchestrator.transcript import RoleUsage, Transcript
+from orchestrator.store.transcript import RoleUsage, Transcript
 
 __all__ = ["ConversationJob", "JobResult", "RunContext", "conversation_id", "plan_job", "run_job"]
 

@@ -8,7 +8,7 @@ import contextlib
 from typing import Any
 
 from orchestrator.job import ConversationJob, JobResult, RunContext, run_job
-from orchestrator.model_clients import ModelHub
+from orchestrator.models.hub import ModelHub
 
 
 class LocalExecutor:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.config import ModelsConfig
-from orchestrator.errors import UserError
+from agents.errors import UserError
 from orchestrator.job import ConversationJob, JobResult, RunContext
 
 
@@ -26,7 +26,7 @@ class JobWorker:
     """The Ray actor: builds its own ModelHub and runs jobs on it."""
 
     def __init__(self, context: RunContext, models: ModelsConfig, models_path: str, seed: int) -> None:
-        from orchestrator.model_clients import ModelHub
+        from orchestrator.models.hub import ModelHub
 
         self.context = context
         self.models = ModelHub(models, Path(models_path), seed=seed)

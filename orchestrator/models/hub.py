@@ -1,0 +1,351 @@
+"""Model-client factory: one underlying client per configured backend (the embedded model is
+loaded once and shared by every role), and a thin recording wrapper per agent that injects the
+role's settings and logs every call into the conversation's transcript."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from autogen_core import CancellationToken
+from autogen_core.models import (
+    ChatCompletionClient,
+    CreateResult,
+    LLMMessage,
+    RequestUsage,
+)
+from autogen_core.tools import Tool, ToolSchema
+from pydantic import BaseModel
+
+from agents.prompting import prompt_hash
+from orchestrator.models.wrapper import WrappingClient
+from orchestrator.config import (
+    AzureOpenAIBackend,
+    LocalBackend,
+    ModelsConfig,
+    OpenAIBackend,
+    Prices,
+    Role,
+    RoleSettings,
+)
+from agents.errors import ConfigError, EndpointError
+from orchestrator.models.http_pool import open_pool
+from orchestrator.models.cache import build_store, cached, namespace
+from orchestrator.models.local import LocalLlamaClient, resolve_model_path
+from orchestrator.models.openai_compat import LeanOpenAIClient
+from orchestrator.models.resilience import AdaptiveLimiter, ResilientClient
+from orchestrator.store.transcript import Transcript
+
+REPLY_PREVIEW_CHARS = 4000
+
+
+def _message_text(message: LLMMessage) -> str:
+    content = getattr(message, "content", "")
+    return content if isinstance(content, str) else str(content)
+
+
+class RecordingClient(WrappingClient):
+    """Wraps a shared client for one agent of one conversation.
+
+    Injects the role's temperature / max_tokens / top_p and a per-call seed derived from the
+    conversation seed (reproducible whatever the interleaving), and records every call —
+    prompt hash and size, the newest prompt message, raw reply, usage, latency — in the
+    transcript. A fresh wrapper per agent keeps concurrent conversations' records apart.
+    """
+
+    def __init__(
+        self,
+        inner: ChatCompletionClient,
+        *,
+        role: Role,
+        agent: str,
+        settings: RoleSettings,
+        transcript: Transcript,
+        seed: int,
+        send_seed: bool = True,
+        local: bool = False,
+        prices: Prices | None = None,
+    ) -> None:
+        super().__init__(inner)
+        self._local = local
+        self._prices = prices
+        self.role = role
+        self.agent = agent
+        self._settings = settings
+        self._transcript = transcript
+        self._seed = seed
+        self._send_seed = send_seed
+        self._calls = 0
+        self._usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
+        self._sampling = settings.sampling_args(local=local)  # the same for every call
+
+    def _call_args(self, extra: Mapping[str, Any]) -> dict[str, Any]:
+        args: dict[str, Any] = dict(self._sampling)
+        if self._send_seed:
+            args["seed"] = (self._seed * 1_000_003 + self._calls) % (2**31 - 1)
+        args.update(extra)
+        return args
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> CreateResult:
+        args = self._call_args(extra_create_args)
+        self._calls += 1
+        texts = [_message_text(m) for m in messages]
+        base = {
+            "agent": self.agent,
+            "role": self.role,
+            "n_messages": len(messages),
+            "prompt_chars": sum(len(t) for t in texts),
+            "prompt_hash": prompt_hash("\x1e".join(texts)),
+            "last_message": texts[-1][-REPLY_PREVIEW_CHARS:] if texts else "",
+            "seed": args.get("seed"),
+            "schema": json_output.__name__ if isinstance(json_output, type) else json_output,
+        }
+        started = time.perf_counter()
+        try:
+            result = await self._inner.create(
+                messages,
+                tools=tools,
+                tool_choice=tool_choice,
+                json_output=json_output,
+                extra_create_args=args,
+                cancellation_token=cancellation_token,
+            )
+        except Exception as exc:
+            self._transcript.add("model_error", **base, error=f"{type(exc).__name__}: {exc}"[:2000],
+                                 seconds=round(time.perf_counter() - started, 4))
+            raise
+        seconds = time.perf_counter() - started
+        usage = result.usage
+        self._usage = RequestUsage(
+            prompt_tokens=self._usage.prompt_tokens + usage.prompt_tokens,
+            completion_tokens=self._usage.completion_tokens + usage.completion_tokens,
+        )
+        cost = 0.0
+        if self._prices is not None:
+            cost = (usage.prompt_tokens * self._prices.prompt + usage.completion_tokens * self._prices.completion) / 1e6
+        self._transcript.add_usage(self.role, usage.prompt_tokens, usage.completion_tokens, seconds,
+                                   bool(result.cached), cost)
+        reply = result.content if isinstance(result.content, str) else str(result.content)
+        self._transcript.add(
+            "model_call",
+            **base,
+            reply=reply[:REPLY_PREVIEW_CHARS],
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            finish_reason=result.finish_reason,
+            cached=bool(result.cached),
+            seconds=round(seconds, 4),
+        )
+        return result
+
+    def actual_usage(self) -> RequestUsage:
+        return self._usage
+
+    def total_usage(self) -> RequestUsage:
+        return self._usage
+
+
+def _http_client(max_in_flight: int) -> httpx.AsyncClient:
+    from openai import DefaultAsyncHttpxClient
+
+    limits = httpx.Limits(max_connections=max(1000, max_in_flight), max_keepalive_connections=max_in_flight)
+    return DefaultAsyncHttpxClient(limits=limits)
+
+
+class ModelHub:
+    """Builds and owns the backend clients described by a models YAML file."""
+
+    def __init__(self, config: ModelsConfig, source: Path, *, seed: int) -> None:
+        self.config = config
+        self.source = source
+        self.seed = seed
+        self._clients: dict[tuple[str, bool], ChatCompletionClient] = {}
+        self._cached: dict[tuple[str, bool], ChatCompletionClient] = {}
+        self._limiters: dict[str, AdaptiveLimiter] = {}
+        self._pools: dict[str, Any] = {}  # lean clients' connection pools, by backend name
+        self._settings: dict[Role, RoleSettings] = {}
+
+    def _field(self, backend: str, name: str) -> str:
+        return f"{self.source}: backends.{backend}.{name}"
+
+    def used_backends(self, roles: Sequence[Role]) -> list[str]:
+        return sorted({self.config.settings_for(r).backend for r in roles})
+
+    def preflight(self, roles: Sequence[Role]) -> None:
+        """Fail at load time, naming the field to fix, if a backend cannot possibly work."""
+        for name in self.used_backends(roles):
+            backend = self.config.backends[name]
+            if isinstance(backend, LocalBackend):
+                resolve_model_path(backend.model_path, self._field(name, "model_path"))
+                self._check_grammars(name, roles)
+                continue
+            if not os.environ.get(backend.api_key_env):
+                raise EndpointError(
+                    f"{self._field(name, 'api_key_env')}: environment variable "
+                    f"{backend.api_key_env} is not set"
+                )
+            if isinstance(backend, OpenAIBackend):
+                url, field = backend.base_url or "https://api.openai.com/v1", "base_url"
+            else:
+                url, field = backend.azure_endpoint, "azure_endpoint"
+            try:
+                httpx.get(url.rstrip("/") + "/models", timeout=5.0)
+            except httpx.HTTPError as exc:
+                raise EndpointError(
+                    f"{self._field(name, field)}: cannot reach {url} ({type(exc).__name__}: {exc}); "
+                    "fix the address or start the server"
+                ) from None
+
+    def _check_grammars(self, backend: str, roles: Sequence[Role]) -> None:
+        for role in roles:
+            settings = self.config.settings_for(role)
+            engine = self.backend_client(backend) if settings.grammar and settings.backend == backend else None
+            if isinstance(engine, LocalLlamaClient) and settings.grammar:
+                try:
+                    engine.check_grammar(settings.grammar)
+                except ConfigError as exc:
+                    raise ConfigError(f"{self.source}: roles.{role}.{exc}") from None
+
+    def install_client(self, backend: str, client: ChatCompletionClient) -> None:
+        """Use an already built client for a backend (tests, or a caller's own client)."""
+        if backend not in self.config.backends:
+            raise KeyError(backend)
+        self._clients[(backend, False)] = client
+        self._clients[(backend, True)] = client
+
+    def backend_client(self, name: str, *, name_prefixes: bool = False) -> ChatCompletionClient:
+        key = (name, name_prefixes and not isinstance(self.config.backends[name], LocalBackend))
+        if key not in self._clients:
+            self._clients[key] = self._build(name, name_prefixes=key[1])
+        return self._clients[key]
+
+    def _build(self, name: str, *, name_prefixes: bool) -> ChatCompletionClient:
+        backend = self.config.backends[name]
+        if isinstance(backend, LocalBackend):
+            path = resolve_model_path(backend.model_path, self._field(name, "model_path"))
+            default = self.config.settings_for("persona")
+            return LocalLlamaClient(
+                model_path=path,
+                n_ctx=backend.n_ctx,
+                n_threads=backend.n_threads,
+                seed=self.seed,
+                defaults={"max_tokens": default.max_tokens, "temperature": default.temperature, "seed": self.seed},
+            )
+        api_key = os.environ.get(backend.api_key_env, "")
+        model_info = backend.model_info.model_dump() if backend.model_info else None
+        if isinstance(backend, OpenAIBackend) and backend.client == "lean":
+            if name not in self._pools:  # one pool per endpoint, shared by both prefix variants
+                headers = {"accept": "application/json", "user-agent": "symposia"}
+                if api_key:
+                    headers["authorization"] = f"Bearer {api_key}"
+                self._pools[name] = open_pool(backend.base_url or "https://api.openai.com/v1",
+                                              max_connections=backend.retry.max_in_flight, headers=headers)
+            lean = LeanOpenAIClient(model=backend.model, pool=self._pools[name], timeout=backend.timeout_seconds,
+                                    model_info=model_info, add_name_prefixes=name_prefixes)  # type: ignore[arg-type]
+            return self._resilient(name, lean)
+        if isinstance(backend, OpenAIBackend):
+            from autogen_ext.models.openai import OpenAIChatCompletionClient
+
+            kwargs: dict[str, Any] = {"model": backend.model, "api_key": api_key, "timeout": backend.timeout_seconds,
+                                      "add_name_prefixes": name_prefixes, "max_retries": 0}
+            # keep a connection alive per call in flight: the SDK's default keeps 100, so at higher
+            # concurrency every call beyond that opens (and closes) a fresh connection
+            kwargs["http_client"] = _http_client(backend.retry.max_in_flight)
+            if backend.base_url:
+                kwargs["base_url"] = backend.base_url
+            if model_info:
+                kwargs["model_info"] = model_info
+            return self._resilient(name, OpenAIChatCompletionClient(**kwargs))
+        assert isinstance(backend, AzureOpenAIBackend)
+        from autogen_ext.models.openai import AzureOpenAIChatCompletionClient
+
+        azure_kwargs: dict[str, Any] = {
+            "model": backend.model, "api_key": api_key, "azure_endpoint": backend.azure_endpoint,
+            "azure_deployment": backend.azure_deployment, "api_version": backend.api_version,
+            "timeout": backend.timeout_seconds, "add_name_prefixes": name_prefixes, "max_retries": 0,
+        }
+        if model_info:
+            azure_kwargs["model_info"] = model_info
+        return self._resilient(name, AzureOpenAIChatCompletionClient(**azure_kwargs))
+
+    def _resilient(self, name: str, client: ChatCompletionClient) -> ResilientClient:
+        backend = self.config.backends[name]
+        assert not isinstance(backend, LocalBackend)
+        # one limiter per backend: its limit is the endpoint's, whichever role is calling
+        limiter = self._limiters.setdefault(name, AdaptiveLimiter(backend.retry.max_in_flight))
+        return ResilientClient(client, policy=backend.retry, timeout=backend.timeout_seconds, limiter=limiter)
+
+    def caches(self, role: Role) -> bool:
+        cache = self.config.cache
+        return cache.store != "off" and role in cache.roles
+
+    def _cached_client(self, name: str, name_prefixes: bool) -> ChatCompletionClient:
+        key = (name, name_prefixes and not isinstance(self.config.backends[name], LocalBackend))
+        if key not in self._cached:
+            store = build_store(self.config.cache, namespace(self.config.backends[name]))
+            self._cached[key] = cached(self.backend_client(name, name_prefixes=name_prefixes), store)
+        return self._cached[key]
+
+    def endpoint_stats(self) -> dict[str, Any]:
+        """Retries, give-ups and throttling per remote backend client."""
+        stats: dict[str, Any] = {}
+        for (name, _prefixes), client in self._clients.items():
+            if isinstance(client, ResilientClient):
+                entry = stats.setdefault(name, {"retried": {}, "gave_up": 0, "throttle_cuts": 0, "limit": 0})
+                own = client.stats()
+                for kind, count in own["retried"].items():
+                    entry["retried"][kind] = entry["retried"].get(kind, 0) + count
+                entry["gave_up"] += own["gave_up"]
+                entry["throttle_cuts"], entry["limit"] = own["throttle_cuts"], own["limit"]
+        return stats
+
+    def _role_settings(self, role: Role) -> RoleSettings:
+        # the config is frozen; building RoleSettings per agent per conversation showed in profiles
+        if role not in self._settings:
+            self._settings[role] = self.config.settings_for(role)
+        return self._settings[role]
+
+    def client(self, role: Role, *, agent: str, transcript: Transcript, seed: int) -> RecordingClient:
+        settings = self._role_settings(role)
+        prefixes = role == "persona"
+        if self.caches(role):
+            inner = self._cached_client(settings.backend, prefixes)
+        else:
+            inner = self.backend_client(settings.backend, name_prefixes=prefixes)
+        return RecordingClient(inner, role=role, agent=agent, settings=settings, transcript=transcript, seed=seed,
+                               local=self.has_grammar(role), prices=self.config.backends[settings.backend].prices)
+
+    def has_grammar(self, role: Role) -> bool:
+        """Whether the role's backend enforces arbitrary JSON schemas (llama.cpp grammars)."""
+        return isinstance(self.config.backends[self._role_settings(role).backend], LocalBackend)
+
+    def describe(self, role: Role) -> str:
+        settings = self.config.settings_for(role)
+        backend = self.config.backends[settings.backend]
+        model = Path(backend.model_path).name if isinstance(backend, LocalBackend) else backend.model
+        if isinstance(backend, LocalBackend) and backend.model_path == "bundled":
+            model = "SmolLM2-135M-Instruct.Q4_1.gguf"
+        return f"{settings.backend}:{backend.type}:{model}"
+
+    def local_engines(self) -> list[LocalLlamaClient]:
+        return [c for c in self._clients.values() if isinstance(c, LocalLlamaClient)]
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+        self._cached.clear()  # cache wrappers share the clients closed above
+        self._pools.clear()

@@ -1,0 +1,64 @@
+"""A persona's reply is checked before it is spoken; a reply that cannot be spoken is sampled
+again, a bounded number of times (the per-call seed changes with every call).
+
+What counts as unspeakable is `agents.reply_check.reply_problems` (empty, a speaker label or
+prompt text inside, a word-for-word repeat of an earlier line): the same rules the format_leak
+and repetition critics apply to the finished conversation. Every rejected reply is kept in the
+transcript with its problems. When the attempts run out the last reply is kept as it is and
+marked, so the critics, not this wrapper, decide the conversation's fate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+from autogen_core import CancellationToken
+from autogen_core.models import AssistantMessage, ChatCompletionClient, CreateResult, LLMMessage, UserMessage
+from autogen_core.tools import Tool, ToolSchema
+from pydantic import BaseModel
+
+from orchestrator.models.wrapper import WrappingClient
+from orchestrator.store.transcript import Transcript
+
+ReplyCheck = Callable[[str, Sequence[str]], list[str]]  # (reply, earlier lines) -> problems
+
+
+def spoken_lines(messages: Sequence[LLMMessage]) -> list[str]:
+    """The conversation so far as the agent sees it: every user/assistant text."""
+    return [m.content for m in messages if isinstance(m, UserMessage | AssistantMessage) and isinstance(m.content, str)]
+
+
+class CheckedReplyClient(WrappingClient):
+    def __init__(self, inner: ChatCompletionClient, *, check: ReplyCheck, attempts: int, agent: str,
+                 transcript: Transcript) -> None:
+        super().__init__(inner)
+        self._check = check
+        self._attempts = max(1, attempts)
+        self._agent = agent
+        self._transcript = transcript
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> CreateResult:
+        earlier = spoken_lines(messages)
+        for attempt in range(1, self._attempts + 1):
+            result = await self._inner.create(messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+                                              extra_create_args=extra_create_args,
+                                              cancellation_token=cancellation_token)
+            if not isinstance(result.content, str):
+                return result
+            problems = self._check(result.content, earlier)
+            if not problems:
+                return result
+            final = attempt == self._attempts
+            self._transcript.add("reply_rejected", agent=self._agent, attempt=attempt, problems=problems,
+                                 reply=result.content[:500], kept=final)
+        return result

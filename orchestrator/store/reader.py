@@ -1,0 +1,295 @@
+"""Read a run directory for inspection, reports and export, tolerating partial runs.
+
+Records are read as plain JSON dicts, not through the strict pydantic models: an interrupted
+run (truncated last line), an older record version, or fields added later (critic `review`,
+`rejected.jsonl`, `evaluation/`) must still be shown. Everything missing or unreadable becomes
+a one-line note in `RunData.notes` instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.errors import UserError
+
+CONVERSATIONS = "conversations.jsonl"
+FAILURES = "failures.jsonl"
+REJECTED = "rejected.jsonl"
+MANIFEST = "manifest.json"
+TRANSCRIPTS = "transcripts"
+EVALUATION = "evaluation"
+
+
+@dataclass
+class Verdict:
+    """One critic expert's opinion, normalised from whatever shape the record used."""
+
+    expert: str
+    passed: bool | None
+    score: float | None
+    rationale: str
+    kind: str = ""
+
+
+@dataclass
+class RunData:
+    root: Path
+    manifest: dict[str, Any] | None
+    conversations: list[dict[str, Any]]
+    failures: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+
+    def find(self, conversation_id: str) -> dict[str, Any] | None:
+        return next((c for c in self.conversations if c.get("id") == conversation_id), None)
+
+    @property
+    def evaluation_dir(self) -> Path:
+        return self.root / EVALUATION
+
+
+def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every parseable object line; notes for lines that are not (e.g. a truncated last line)."""
+    records: list[dict[str, Any]] = []
+    notes: list[str] = []
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        return [], [f"{path.name}: cannot read ({exc.strerror})"]
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            where = "last line" if number == len(lines) else f"line {number}"
+            hint = (
+                " (the run was probably interrupted while writing it)"
+                if number == len(lines)
+                else ""
+            )
+            notes.append(f"{path.name}: {where} is not valid JSON and was skipped{hint}")
+            continue
+        if isinstance(value, dict):
+            records.append(value)
+        else:
+            notes.append(f"{path.name}: line {number} is not a JSON object and was skipped")
+    return records, notes
+
+
+def _read_json(path: Path, notes: list[str]) -> dict[str, Any] | None:
+    if not path.exists():
+        notes.append(f"{path.name} is missing (the run did not finish or was copied partially)")
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        notes.append(f"{path.name} is unreadable: {exc}")
+        return None
+    if not isinstance(value, dict):
+        notes.append(f"{path.name} is not a JSON object")
+        return None
+    return value
+
+
+def load_run(root: Path | str) -> RunData:
+    """Load everything a viewer needs; raise UserError only when there is nothing to show."""
+    root = Path(root)
+    if not root.exists():
+        raise UserError(f"RUN_DIR: {root} does not exist")
+    if root.is_file():
+        if root.suffix != ".jsonl":
+            raise UserError(
+                f"RUN_DIR: {root} is a file; give a run directory or a .jsonl of conversations"
+            )
+        records, file_notes = read_jsonl(root)
+        for record in records:
+            record.setdefault("_source", "conversations")
+        return RunData(root.parent, None, records, [], file_notes)
+    notes: list[str] = []
+    manifest = _read_json(root / MANIFEST, notes)
+    if manifest is not None and manifest.get("status") not in (None, "complete"):
+        notes.append(f"manifest.json: status is '{manifest.get('status')}', not 'complete'")
+    conversations: list[dict[str, Any]] = []
+    for name, source in ((CONVERSATIONS, "conversations"), (REJECTED, "rejected")):
+        path = root / name
+        if not path.exists():
+            if name == CONVERSATIONS:
+                notes.append(f"{CONVERSATIONS} is missing: no conversation was written")
+            continue
+        records, more = read_jsonl(path)
+        notes.extend(more)
+        for record in records:
+            record["_source"] = source
+        conversations.extend(records)
+    failures: list[dict[str, Any]] = []
+    if (root / FAILURES).exists():
+        failures, more = read_jsonl(root / FAILURES)
+        notes.extend(more)
+    if not (root / TRANSCRIPTS).is_dir():
+        notes.append(f"{TRANSCRIPTS}/ is missing: agent transcripts cannot be shown")
+    if manifest is None and not conversations and not failures:
+        raise UserError(
+            f"RUN_DIR: {root} is not a run directory (no {MANIFEST}, {CONVERSATIONS} or {FAILURES})"
+        )
+    return RunData(root, manifest, conversations, failures, notes)
+
+
+def read_transcript(run: RunData, conversation_id: str) -> tuple[list[dict[str, Any]], list[str]]:
+    path = run.root / TRANSCRIPTS / f"{conversation_id}.jsonl"
+    if not path.exists():
+        return [], [f"{TRANSCRIPTS}/{conversation_id}.jsonl is missing"]
+    return read_jsonl(path)
+
+
+# --- per-conversation facts, read defensively ---------------------------------------------
+
+
+def turns(record: dict[str, Any]) -> list[dict[str, str]]:
+    raw = record.get("turns")
+    if not isinstance(raw, list):
+        return []
+    return [
+        {"speaker": str(t.get("speaker", "?")), "text": str(t.get("text", ""))}
+        for t in raw
+        if isinstance(t, dict)
+    ]
+
+
+def experience(record: dict[str, Any]) -> dict[str, Any]:
+    value = record.get("experience")
+    return value if isinstance(value, dict) else {}
+
+
+def personas(record: dict[str, Any]) -> list[dict[str, Any]]:
+    people = experience(record).get("participants")
+    return [p for p in people if isinstance(p, dict)] if isinstance(people, list) else []
+
+
+def display_names(record: dict[str, Any]) -> dict[str, str]:
+    """Agent name -> display name; falls back to the speakers seen in the turns."""
+    mapping = record.get("speaker_ids")
+    names = {str(k): str(v) for k, v in mapping.items()} if isinstance(mapping, dict) else {}
+    for name in record.get("participants") or []:
+        names.setdefault(str(name), str(name))
+    for turn in turns(record):
+        names.setdefault(turn["speaker"], turn["speaker"])
+    return names
+
+
+def speakers(record: dict[str, Any]) -> list[str]:
+    """Participants in order; those who actually spoke when the record lists none."""
+    listed = record.get("participants")
+    if isinstance(listed, list) and listed:
+        return [str(p) for p in listed]
+    return list(dict.fromkeys(t["speaker"] for t in turns(record)))
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in {"pass", "passed", "accept", "accepted", "ok", "yes", "true"}:
+            return True
+        if lowered in {"fail", "failed", "reject", "rejected", "no", "false"}:
+            return False
+    return None
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def normalise_verdict(raw: Any, expert: str = "") -> Verdict | None:
+    if not isinstance(raw, dict):
+        return None
+    name = raw.get("expert") or raw.get("name") or raw.get("critic") or expert or "?"
+    passed = None
+    for key in ("passed", "pass", "accepted", "ok", "verdict", "decision"):
+        if key in raw:
+            passed = _as_bool(raw[key])
+            if passed is not None:
+                break
+    rationale = raw.get("rationale") or raw.get("reason") or raw.get("explanation") or ""
+    kind = raw.get("kind") or raw.get("role") or raw.get("type") or ""
+    return Verdict(str(name), passed, _as_number(raw.get("score")), str(rationale), str(kind))
+
+
+def verdicts(record: dict[str, Any]) -> list[Verdict]:
+    """Critic verdicts on the record (`review.verdicts` as a list or an expert->verdict dict)."""
+    review = record.get("review")
+    if not isinstance(review, dict):
+        return []
+    raw = review.get("verdicts", review.get("votes", review.get("experts")))
+    found: list[Verdict | None] = []
+    if isinstance(raw, list):
+        found = [normalise_verdict(v) for v in raw]
+    elif isinstance(raw, dict):
+        found = [normalise_verdict(v, str(k)) for k, v in raw.items()]
+    return [v for v in found if v is not None]
+
+
+def transcript_verdicts(events: list[dict[str, Any]]) -> list[Verdict]:
+    found = [
+        normalise_verdict(e.get("verdict", e), str(e.get("expert", "")))
+        for e in events
+        if "verdict" in str(e.get("event", "")) or "critic" in str(e.get("event", ""))
+    ]
+    return [v for v in found if v is not None]
+
+
+def status(record: dict[str, Any]) -> str:
+    """'accepted', 'rejected' or 'unreviewed' (a run without critics)."""
+    review = record.get("review")
+    if isinstance(review, dict):
+        for key in ("accepted", "passed", "status", "decision"):
+            decided = _as_bool(review.get(key))
+            if decided is not None:
+                return "accepted" if decided else "rejected"
+    if record.get("_source") == "rejected" or _as_bool(record.get("accepted")) is False:
+        return "rejected"
+    return "unreviewed"
+
+
+def is_accepted(record: dict[str, Any]) -> bool:
+    """Written to conversations.jsonl without a critic verdict counts as accepted."""
+    return status(record) != "rejected"
+
+
+def score(record: dict[str, Any]) -> float | None:
+    """The record's quality score: an explicit review score, else the mean of verdict scores."""
+    review = record.get("review")
+    if isinstance(review, dict):
+        for key in ("score", "quality_score", "mean_quality", "quality"):
+            number = _as_number(review.get(key))
+            if number is not None:
+                return number
+    numbers = [v.score for v in verdicts(record) if v.score is not None]
+    return round(sum(numbers) / len(numbers), 3) if numbers else None
+
+
+def total_tokens(record: dict[str, Any]) -> int:
+    usage = record.get("usage")
+    if not isinstance(usage, dict):
+        return 0
+    return sum(
+        int(u.get("prompt_tokens", 0) or 0) + int(u.get("completion_tokens", 0) or 0)
+        for u in usage.values()
+        if isinstance(u, dict)
+    )
+
+
+def matches(record: dict[str, Any], needle: str) -> bool:
+    """Case-insensitive search over id, scenario, experience and turns."""
+    needle = needle.casefold()
+    haystack = [str(record.get("id", "")), str(record.get("scenario", ""))]
+    exp = experience(record)
+    haystack += [str(exp.get("topic", "")), str(exp.get("situation", ""))]
+    haystack += [p.get("name", "") for p in personas(record)]
+    haystack += [f"{t['speaker']} {t['text']}" for t in turns(record)]
+    return any(needle in str(h).casefold() for h in haystack)

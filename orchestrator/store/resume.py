@@ -1,0 +1,129 @@
+"""Resuming an interrupted run (`run.py --resume RUN_DIR`): everything comes from the run
+directory, so the continuation uses the same scenario, models, seed and per-index seeds.
+
+Complete records are kept (a torn last line is cut off), the few-shot hub and its RNG state
+come from hub.json, and the indices that never completed are produced again; ids are never
+duplicated because an index completes at most once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.schemas import Experience
+from orchestrator.config import ModelsConfig, Scenario
+from agents.errors import UserError
+from orchestrator.stages.fewshot_hub import FewShotHub
+from orchestrator.job import JobResult, conversation_id
+from orchestrator.store.records import ConversationRecord, FailureRecord, RejectedRecord
+from orchestrator.store.writer import CONVERSATIONS, FAILURES, HUB, ITERATIONS, MANIFEST, REJECTED, RunStore
+from orchestrator.store.transcript import RoleUsage
+
+
+@dataclass
+class RestoredRun:
+    """What an interrupted run had completed, read from its run directory in one place."""
+
+    written: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)  # conversation indices whose job failed
+    usage: dict[str, RoleUsage] = field(default_factory=dict)
+    failure_reasons: list[str] = field(default_factory=list)
+    experiences: list[tuple[str, Experience]] = field(default_factory=list)  # (id, experience) written
+    # Generator-Critic runs: the completed iterations, and per decided conversation index its job
+    # result rebuilt from its records (counted again when its iteration is planned again)
+    report: list[dict[str, Any]] = field(default_factory=list)
+    decided: dict[int, JobResult] = field(default_factory=dict)
+
+    @property
+    def tokens(self) -> int:
+        return sum(u.total_tokens for u in self.usage.values())
+
+
+def _experience_failure(record: FailureRecord) -> bool:
+    """A Generator-Critic run also records failed candidates (id `c000001-k0`); those do not
+    decide their experience."""
+    return record.id == conversation_id(record.index)
+
+
+def restore(store: RunStore, *, generator_critic: bool = False) -> RestoredRun:
+    """Complete records are kept (a torn last line is cut off). In a Generator-Critic run an
+    experience is decided once its accepted record, or its failure record (every candidate
+    rejected or failed), is on disk; records of experiences still undecided at the interruption
+    (rejected or failed candidates) are dropped, because those experiences run again and write
+    them anew: no id is ever written twice."""
+    conversations = store.complete_records(CONVERSATIONS, ConversationRecord)
+    failures = store.complete_records(FAILURES, FailureRecord)
+    experience_failures = [r for r in failures if _experience_failure(r)]
+    restored = RestoredRun()
+    for record in [*conversations, *experience_failures]:
+        for role, usage in record.usage.items():
+            restored.usage.setdefault(role, RoleUsage()).merge(RoleUsage(**usage.model_dump()))
+    restored.written = [r.index for r in conversations]
+    restored.experiences = [(r.id, r.experience) for r in conversations]
+    restored.failed = [r.index for r in experience_failures]
+    restored.failure_reasons = [f"{r.id} ({r.stage}): {r.reason}" for r in experience_failures]
+    if not generator_critic:
+        return restored
+    rejected = store.complete_records(REJECTED, RejectedRecord)
+    restored.report = store.load_json(ITERATIONS) or []
+    for record in conversations:
+        restored.decided[record.index] = JobResult(index=record.index, record=record, experience_generated=True,
+                                                   shot_ids=list(record.provenance.shot_ids))
+    for record in experience_failures:
+        # stage "review": the experience was generated, every candidate was rejected or failed
+        restored.decided[record.index] = JobResult(index=record.index, failure=record,
+                                                   experience_generated=record.stage == "review")
+    for record in rejected:
+        if record.index in restored.decided:
+            restored.decided[record.index].rejected.append(record)
+    for record in failures:
+        if record.index in restored.decided and not _experience_failure(record):
+            restored.decided[record.index].candidate_failures.append(record)
+    _keep_only(store, REJECTED, [r for r in rejected if r.index in restored.decided], len(rejected))
+    _keep_only(store, FAILURES, [r for r in failures if r.index in restored.decided], len(failures))
+    return restored
+
+
+def _keep_only(store: RunStore, name: str, records: list[Any], before: int) -> None:
+    if len(records) == before:
+        return
+    path, tmp = store.root / name, store.root / f"{name}.tmp"
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.writelines(record.model_dump_json() + "\n" for record in records)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one
+
+
+def restore_hub(store: RunStore) -> tuple[FewShotHub, dict[int, list[str]]] | None:
+    """The hub with its RNG state, and the shot ids already chosen per batch."""
+    state = store.load_json(HUB)
+    if state is None:
+        return None
+    batches = {int(k): list(v) for k, v in (state.get("batches") or {}).items()}
+    return FewShotHub.from_state(state), batches
+
+
+def resume_settings(run_dir: Path) -> dict[str, Any]:
+    """RunRequest fields of the interrupted run, read from its manifest."""
+    manifest = RunStore.open(run_dir).load_json(MANIFEST)
+    try:
+        return {
+            "scenario": Scenario.model_validate(manifest["scenario"]),
+            "scenario_path": Path(manifest["scenario_file"]),
+            "models": ModelsConfig.model_validate(manifest["models"]),
+            "models_path": Path(manifest["models_file"]),
+            "num_conversations": int(manifest["num_conversations_requested"]),
+            "seed": int(manifest["seed"]),
+            "concurrency": int(manifest.get("concurrency", 1)),
+            "max_failures": manifest.get("max_failures"),
+            "executor": (manifest.get("executor") or {}).get("name", "local"),
+            "workers": int((manifest.get("executor") or {}).get("workers", 1)),
+            "ray_address": (manifest.get("executor") or {}).get("ray_address"),
+            "few_shot_mode": manifest.get("few_shot_mode"),
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"--resume: {run_dir / MANIFEST} is not a readable run manifest ({exc})") from None

@@ -1,0 +1,91 @@
+"""End-to-end pipeline with replay clients: output schema, failures recorded, run continues."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agents.errors import UserError
+from agents.schemas import Experience
+from orchestrator.config import load_models, load_scenario
+from orchestrator.driver import execute_run
+from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator.store.records import ConversationRecord, FailureRecord
+from tests.helpers import FIXTURES, replay, replay_hub
+
+
+def request(tmp_path: Path, n: int = 3) -> RunRequest:
+    scenario, path = load_scenario(str(FIXTURES / "foundation" / "tiny.yaml"))
+    models, models_path = load_models(None)
+    return RunRequest(
+        scenario=scenario, scenario_path=path, models=models, models_path=models_path,
+        num_conversations=n, out_dir=tmp_path / "run", seed=5, command_line=("run.py", "--test"),
+    )
+
+
+async def test_run_writes_records_transcripts_hub_and_manifest(tmp_path: Path, experience: Experience) -> None:
+    good = json.dumps(experience.model_dump())
+    prepared = prepare_run(request(tmp_path))
+    prepared.models = replay_hub(tmp_path, {
+        "experience_generator": replay([good, "garbage", "{}", good, good]),
+        "persona": replay([f"reply number {i}" for i in range(60)]),
+        "selector": replay(['{"next_speaker": "Tomas"}', '{"next_speaker": "Aisha"}', "??"] * 30),
+    })
+    summary = await execute_run(prepared)
+    run = tmp_path / "run"
+    # the failed conversation is recorded and replaced by a new index: the run reaches N=3
+    assert (summary.written, summary.failed) == (3, 1)
+
+    records = [ConversationRecord.model_validate_json(line) for line in (run / "conversations.jsonl").open()]
+    assert [r.id for r in records] == ["c000000", "c000002", "c000003"]
+    for record in records:
+        speakers = [t.speaker for t in record.turns]
+        assert speakers[0] == "Lena" and record.turns[0].text == experience.starter.text
+        assert 4 <= len(record.turns) <= 5 and len(record.turns) == record.provenance.num_turns_target
+        assert len(set(speakers)) == 3
+        assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False))
+        assert {"experience_generator", "persona", "selector"} <= set(record.usage)
+        assert record.usage["selector"].calls >= 1
+        assert record.models["persona"].startswith("persona:local:")
+        assert (run / "transcripts" / f"{record.id}.jsonl").exists()
+
+    failure = FailureRecord.model_validate_json((run / "failures.jsonl").read_text())
+    assert failure.stage == "experience" and len(failure.attempts) == 2
+    events = [json.loads(line) for line in (run / "transcripts" / "c000001.jsonl").open()]
+    assert [e["event"] for e in events].count("experience_rejected") == 2
+
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["counts"] == {"written": 3, "failed": 1, "hub_size": 6}
+    assert manifest["packages"]["autogen-agentchat"] == "0.7.5"
+    assert manifest["seed"] == 5 and manifest["command_line"] == ["run.py", "--test"]
+    hub = json.loads((run / "hub.json").read_text())
+    assert [s["id"] for s in hub["shots"]][-3:] == ["exp-c000000", "exp-c000002", "exp-c000003"]
+
+
+async def test_transcript_records_calls_and_selector_decisions(tmp_path: Path, experience: Experience) -> None:
+    prepared = prepare_run(request(tmp_path, n=1))
+    prepared.models = replay_hub(tmp_path, {
+        "experience_generator": replay([json.dumps(experience.model_dump())]),
+        "persona": replay([f"reply {i}" for i in range(10)]),
+        "selector": replay(['{"next_speaker": "Aisha"}'] * 10),
+    })
+    await execute_run(prepared)
+    events = [json.loads(line) for line in (tmp_path / "run" / "transcripts" / "c000000.jsonl").open()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "conversation_started"
+    assert kinds.count("agent_created") == 3
+    selections = [e for e in events if e["event"] == "speaker_selected"]
+    assert selections and all(e["speaker"] in e["candidates"] for e in selections)
+    persona_calls = [e for e in events if e["event"] == "model_call" and e["role"] == "persona"]
+    assert persona_calls and all({"prompt_hash", "prompt_tokens", "reply", "seconds"} <= set(e) for e in persona_calls)
+
+
+async def test_existing_run_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "manifest.json").write_text("{}")
+    prepared = prepare_run(request(tmp_path, n=1))
+    with pytest.raises(UserError, match="already holds a run"):
+        await execute_run(prepared)
