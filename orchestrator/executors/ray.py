@@ -51,13 +51,13 @@ class JobWorker:
 
 
 def runtime_env() -> dict[str, Any]:
-    """What every Ray worker of a run needs: this project's packages (shipped by Ray, so a node
-    needs the dependencies installed, not a checkout) and offline model loading."""
+    """What every Ray worker of a run needs: the packages a job uses (agents/, orchestrator/;
+    shipped by Ray, so a node needs the dependencies installed, not a checkout) and offline
+    model loading."""
     import agents
-    import evaluation
     import orchestrator
 
-    return {"py_modules": [agents, orchestrator, evaluation], "env_vars": {"HF_HUB_OFFLINE": "1"}}
+    return {"py_modules": [agents, orchestrator], "env_vars": {"HF_HUB_OFFLINE": "1"}}
 
 
 _actor_class: Any = None
