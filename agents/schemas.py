@@ -93,21 +93,21 @@ def _experience_schema(num_participants: int, names: tuple[str, ...] | None) -> 
     else:
         if len(names) != num_participants:
             raise ValueError(f"need {num_participants} names, got {len(names)}")
-        name_enum = Literal[tuple(names)]  # type: ignore[valid-type]
+        name_enum = one_of(names)
         pinned = tuple(
-            create_model(f"Participant{i}", __base__=Participant, name=(Literal[name], ...))  # type: ignore[call-overload,valid-type]
+            create_model(f"Participant{i}", __base__=Participant, name=(one_of([name]), ...))
             for i, name in enumerate(names)
         )
-        fields["participants"] = (tuple[pinned], ...)  # type: ignore[valid-type]
-        relation = create_model(  # type: ignore[call-overload]
+        participants_type: Any = tuple[pinned]  # type: ignore[valid-type]
+        fields["participants"] = (participants_type, ...)
+        relation = create_model(
             "PinnedRelation", __base__=Relation, person_a=(name_enum, ...), person_b=(name_enum, ...)
         )
         fields["relations"] = (list[relation], Field(min_length=1, max_length=max_relations))  # type: ignore[valid-type]
-        starter = create_model("PinnedStarter", __base__=Starter, speaker=(name_enum, ...))  # type: ignore[call-overload]
+        starter = create_model("PinnedStarter", __base__=Starter, speaker=(name_enum, ...))
         fields["starter"] = (starter, ...)
-    return create_model(  # type: ignore[call-overload,no-any-return]
-        f"Experience{num_participants}", __base__=Experience, **fields
-    )
+    model: type[Experience] = create_model(f"Experience{num_participants}", __base__=Experience, **fields)
+    return model
 
 
 def speaker_slug(display_name: str) -> str:
@@ -193,13 +193,18 @@ def speaker_choice_schema(candidates: list[str]) -> type[BaseModel]:
     return _speaker_choice_schema(tuple(candidates))
 
 
+def one_of(values: Sequence[str]) -> Any:
+    """A Literal type of these values, built at run time (an enum in the JSON schema)."""
+    return Literal[tuple(values)]
+
+
 @functools.lru_cache(maxsize=4096)
 def _speaker_choice_schema(candidates: tuple[str, ...]) -> type[BaseModel]:
     # building a pydantic model costs milliseconds, and the OpenAI SDK builds a parsed-response
     # type per schema class: one class per candidate set keeps both cached
-    choice = Literal[tuple(candidates)]  # type: ignore[valid-type]
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    model: type[BaseModel] = create_model(
         "SpeakerChoice",
         __config__=ConfigDict(extra="forbid"),
-        next_speaker=(choice, ...),
+        next_speaker=(one_of(candidates), ...),
     )
+    return model

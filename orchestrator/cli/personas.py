@@ -14,6 +14,7 @@ import random
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -118,7 +119,7 @@ def _expand(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     expander = PersonaExpander(models, template, settings)
 
-    async def go():  # type: ignore[no-untyped-def]
+    async def go() -> Any:
         try:
             return await expander.expand(seeds)
         finally:

@@ -196,9 +196,9 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
         self._total_usage["completion_tokens"] += usage.completion_tokens
         choice = response["choices"][0]
         text = choice.get("message", {}).get("content") or ""
-        finish = choice.get("finish_reason") or "unknown"
-        if finish not in ("stop", "length"):
-            finish = "unknown"
+        finish: Literal["stop", "length", "unknown"] = (
+            "stop" if choice.get("finish_reason") == "stop" else
+            "length" if choice.get("finish_reason") == "length" else "unknown")
         return CreateResult(content=text, usage=usage, finish_reason=finish, cached=False)
 
     def count_tokens(
