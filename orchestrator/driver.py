@@ -129,9 +129,7 @@ class Driver:
         self.progress = Progress(total=self.req.num_conversations)
         self.usage: dict[str, RoleUsage] = {}
         self.failure_reasons: list[str] = []
-        by_id = {s.id: s for s in prepared.hub.shots}
-        self.batch_shots: dict[int, list[Shot]] = {
-            b: [by_id[i] for i in ids if i in by_id] for b, ids in prepared.batches.items()}
+        self.batch_shots: dict[int, list[Shot]] = dict(prepared.batches)
         self._hub_saved, self._hub_dirty = -1e9, False
         prompt_versions = {name: t.digest for name, t in prepared.prompts.items()}
         models_by_role: dict[str, str] = {role: prepared.models.describe(role) for role in GENERATION_ROLES}
@@ -180,7 +178,8 @@ class Driver:
             self._hub_dirty = True
             return
         self._hub_saved, self._hub_dirty = now, False
-        batches = {str(b): [s.id for s in shots] for b, shots in self.batch_shots.items()}
+        # the shots themselves: a batch's shot may have left the (bounded) hub meanwhile
+        batches = {str(b): [s.as_dict() for s in shots] for b, shots in self.batch_shots.items()}
         self.store.save_hub({**self.p.hub.state(), **({"batches": batches} if batches else {})})
 
     # ------------------------------------------------------------------ planning
@@ -194,6 +193,14 @@ class Driver:
             self.batch_shots[batch] = self.p.hub.sample()
             self.save_hub()  # a resumed run must prompt this batch with the same shots
         return self.batch_shots[batch]
+
+    def _forget_finished_batch(self, index: int, completed: set[int]) -> None:
+        """Once every index of a batch completed, its shots are never needed again: memory and
+        hub.json stay flat however long the run is."""
+        size = self.req.scenario.few_shot.experiences_per_shot
+        batch = index // size
+        if batch in self.batch_shots and all(i in completed for i in range(batch * size, (batch + 1) * size)):
+            del self.batch_shots[batch]
 
     async def _pump(self, next_job: Callable[[], ConversationJob | None],
                     consume: Callable[[JobResult], None]) -> None:
@@ -222,6 +229,7 @@ class Driver:
                 return
             self._write(result)
             plan.finish(result.index, written=result.written)
+            self._forget_finished_batch(result.index, plan.completed)
             if result.record is not None and self.p.hub.add(f"exp-{result.conv_id}", result.record.experience):
                 self.save_hub(force=False)
 
@@ -321,7 +329,7 @@ async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], N
         driver.usage.setdefault(role, RoleUsage()).merge(usage)
     driver.failure_reasons.extend(restored.failure_reasons)
     if driver.critic is None:  # experiences whose hub save was still pending at the crash
-        for conv_id, experience in restored.experiences:
+        for conv_id, experience in restored.experiences[prepared.hub.offered["generated"]:]:
             prepared.hub.add(f"exp-{conv_id}", experience)
     driver.progress.done, driver.progress.failed = len(restored.written), len(restored.failed)
     driver.progress.tokens = restored.tokens

@@ -17,7 +17,7 @@ from agents.schemas import Experience, speaker_slug
 from orchestrator.config import ModelsConfig, Role, Scenario
 from orchestrator.critics.panel import CriticPanel
 from agents.errors import UserError
-from orchestrator.stages.fewshot_hub import FewShotHub, HubMode
+from orchestrator.stages.fewshot_hub import FewShotHub, HubMode, Shot
 from orchestrator.models.hub import ModelHub
 from orchestrator.personas.sources import PersonaSource, build_persona_source, framed_request
 from orchestrator.config.prompt_files import load_names, load_prompt, load_seed_shots
@@ -61,7 +61,7 @@ class PreparedRun:
     names: list[str]
     personas: PersonaSource | None = None
     panel: CriticPanel | None = None  # the critic panel when the scenario's critics are enabled
-    batches: dict[int, list[str]] = field(default_factory=dict)  # shot ids per batch (resume)
+    batches: dict[int, list[Shot]] = field(default_factory=dict)  # the shots of unfinished batches (resume)
 
 
 def _check_templates(prompts: dict[str, PromptTemplate], scenario: Scenario, shot: Experience) -> None:
@@ -102,8 +102,9 @@ def prepare_run(request: RunRequest, *, hub_mode: HubMode | None = None) -> Prep
         mode=hub_mode or scenario.few_shot.mode,
         shots_per_prompt=scenario.few_shot.shots_per_prompt,
         seed=request.seed,
+        capacity=scenario.few_shot.hub_capacity,
     )
-    batches: dict[int, list[str]] = {}
+    batches: dict[int, list[Shot]] = {}
     if request.resume:  # the hub as it was, RNG state included, and the batches' shots
         restored = restore_hub(RunStore.open(request.out_dir))
         if restored is not None:

@@ -30,6 +30,9 @@ class FewShotConfig(_Strict):
     # ConvoGen generated 8 experiences per sampled shot set.
     experiences_per_shot: int = Field(default=8, ge=1, le=64)
     seed_shots: str = "shots/experiences.yaml"
+    # iterative mode keeps a uniform random sample of at most this many generated (and as many
+    # accepted) experiences: memory and hub.json stay flat on long runs
+    hub_capacity: int = Field(default=1000, ge=1, le=100_000)
 
 
 class PersonaSourceConfig(_Strict):

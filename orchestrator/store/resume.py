@@ -16,7 +16,7 @@ from typing import Any
 from agents.schemas import Experience
 from orchestrator.config import ModelsConfig, Scenario
 from agents.errors import UserError
-from orchestrator.stages.fewshot_hub import FewShotHub
+from orchestrator.stages.fewshot_hub import FewShotHub, Shot, shot_from_dict
 from orchestrator.job import JobResult, conversation_id
 from orchestrator.store.records import ConversationRecord, FailureRecord, RejectedRecord
 from orchestrator.store.writer import CONVERSATIONS, FAILURES, HUB, ITERATIONS, MANIFEST, REJECTED, RunStore
@@ -98,13 +98,19 @@ def _keep_only(store: RunStore, name: str, records: list[Any], before: int) -> N
     os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one
 
 
-def restore_hub(store: RunStore) -> tuple[FewShotHub, dict[int, list[str]]] | None:
-    """The hub with its RNG state, and the shot ids already chosen per batch."""
+def restore_hub(store: RunStore) -> tuple[FewShotHub, dict[int, list[Shot]]] | None:
+    """The hub with its RNG state, and the shots already chosen for unfinished batches."""
     state = store.load_json(HUB)
     if state is None:
         return None
-    batches = {int(k): list(v) for k, v in (state.get("batches") or {}).items()}
-    return FewShotHub.from_state(state), batches
+    hub = FewShotHub.from_state(state)
+    by_id = {s.id: s for s in hub.shots}
+    batches = {}
+    for key, shots in (state.get("batches") or {}).items():
+        # a batch saved by an older version names its shots by id
+        batches[int(key)] = [by_id[s] if isinstance(s, str) else shot_from_dict(s) for s in shots
+                             if not isinstance(s, str) or s in by_id]
+    return hub, batches
 
 
 def resume_settings(run_dir: Path) -> dict[str, Any]:

@@ -240,6 +240,9 @@ class RunStore:
                     self._shot_json[key] = _encode(shot, indent=None)
                 encoded.append(self._shot_json[key])
             text = rest[:-1] + ("," if len(rest) > 2 else "") + '"shots":[' + ",".join(encoded) + "]}"
+            if len(self._shot_json) > 2 * len(shots):  # shots that left the hub: forget their text
+                live = {shot.get("id") for shot in shots if isinstance(shot, dict)}
+                self._shot_json = {k: v for k, v in self._shot_json.items() if k in live}
         with self._hub_lock:
             queued, self._hub_text = self._hub_text is not None, text
         if not queued:

@@ -49,3 +49,19 @@ def test_state_round_trip_continues_the_same_sequence() -> None:
     restored = FewShotHub.from_state(json.loads(json.dumps(hub.state())))
     assert [s.id for s in restored.shots] == [s.id for s in hub.shots]
     assert [restored.sample()[0].id for _ in range(8)] == [hub.sample()[0].id for _ in range(8)]
+
+
+def test_the_iterative_hub_keeps_a_bounded_uniform_sample_of_what_it_was_offered() -> None:
+    hub = FewShotHub(seeds()[:1], mode="iterative", shots_per_prompt=1, seed=4, capacity=50)
+    experience = load_experience()
+    kept = [hub.add(f"exp-{i}", experience) for i in range(2000)]
+    assert all(kept[:50]) and sum(kept) < 2000  # past the capacity, an offer is kept with p = 50 / offered
+    ids = [s.id for s in hub.shots if s.origin == "generated"]
+    assert len(ids) == 50 == len(set(ids)) and hub.offered["generated"] == 2000
+    positions = sorted(int(i.removeprefix("exp-")) for i in ids)
+    # a uniform sample of 2,000 offers: members from early and late in the run alike
+    assert sum(p < 1000 for p in positions) >= 10 and sum(p >= 1000 for p in positions) >= 10
+    restored = FewShotHub.from_state(json.loads(json.dumps(hub.state())))
+    assert (restored.capacity, restored.offered, [s.id for s in restored.shots]) == (
+        50, {"generated": 2000, "accepted": 0}, [s.id for s in hub.shots])
+    assert restored.add("exp-2000", experience) == hub.add("exp-2000", experience)  # same RNG state
