@@ -9,11 +9,11 @@ import asyncio
 import sys
 from pathlib import Path
 
+from agents.errors import UserError
 from evaluation.corpus import BASELINE_NAMES, Dataset, load_baseline, load_path
 from evaluation.evaluate import DatasetEvaluation, evaluate_dataset
 from evaluation.judge.geval import JudgeItem
 from evaluation.outputs import comparison_rows, markdown_table, text_table, write_evaluation
-from agents.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,14 +77,17 @@ def _out_dirs(datasets: list[Dataset], out: Path | None) -> list[Path]:
 async def _evaluate_all(
     args: argparse.Namespace, datasets: list[Dataset]
 ) -> list[DatasetEvaluation]:
-    engine = None
+    hub = engine = None
     if not args.no_judge and any(c.experience for d in datasets for c in d.conversations):
-        from evaluation.judge.engines import build_judge_engine
         from orchestrator.config import load_models
+        from orchestrator.models.hub import ModelHub
 
-        models, _ = load_models(args.models)
-        engine = build_judge_engine(models, seed=args.seed)
-        _log(f"judge: {engine.description}")
+        models, models_path = load_models(args.models)
+        hub = ModelHub(models, models_path, seed=args.seed)
+        hub.preflight(["judge"])
+        engine = hub.logprob_client("judge")
+        cache = "on" if hub.caches("judge") else "off"
+        _log(f"judge: {engine.description} (LLM cache {cache})")
 
     def on_item(item: JudgeItem) -> None:
         shown = (
@@ -107,8 +110,11 @@ async def _evaluate_all(
                 )
             )
     finally:
-        if engine is not None:
-            await engine.close()
+        if hub is not None:
+            if engine is not None:
+                _log(f"judge: {engine.calls} calls, {engine.cached_calls} from the LLM cache; "
+                     f"endpoints: {hub.endpoint_stats() or 'embedded model'}")
+            await hub.close()
     return results
 
 

@@ -9,13 +9,13 @@ from typing import Any
 from evaluation.corpus import Dataset
 from evaluation.diversity import Encoder, dataset_diversity, minilm_encode
 from evaluation.judge.geval import JudgeItem, item_dicts, judge_conversations, summarise
-from evaluation.judge.engines import JudgeEngine
 from evaluation.metrics import (
     dataset_statistics,
     distinct_ns,
     mtld_per_conversation,
     words_per_turn,
 )
+from orchestrator.models.logprobs import LogprobClient
 
 
 @dataclass
@@ -31,7 +31,7 @@ async def evaluate_dataset(
     dataset: Dataset,
     *,
     encode: Encoder = minilm_encode,
-    judge: JudgeEngine | None = None,
+    judge: LogprobClient | None = None,
     judge_limit: int | None = None,
     on_judge_item: Any = None,
 ) -> DatasetEvaluation:

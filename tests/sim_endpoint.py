@@ -3,8 +3,10 @@
 It answers `POST /v1/chat/completions` and `GET /v1/models` on 127.0.0.1 only, after a fixed
 latency plus completion tokens ÷ token rate, with replies that fit what Symposia asks for: a
 valid experience for the experience schema, an enum name for the speaker-choice schema, a short
-varied line otherwise. A fraction of requests fail on purpose (429 with Retry-After, 500, a hang
-longer than the client's timeout, an invalid JSON body, an empty reply, an unknown speaker name).
+varied line otherwise; a one-token request with `logprobs` (a judge's score call) gets a score
+digit and the first token's top candidates (see `_score_logprobs`). A fraction of requests fail on
+purpose (429 with Retry-After, 500, a hang longer than the client's timeout, an invalid JSON body,
+an empty reply, an unknown speaker name).
 It is bounded: it stops by itself after `max_requests` requests or `max_seconds` seconds.
 `GET /stats` returns counts and the tokens of every successful reply (for accounting tests).
 
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import os
 import random
 import signal
@@ -52,6 +55,7 @@ class SimSettings:
     # request number (1-based, counted as they arrive) -> the fault it gets, whatever the fault
     # rate: a test that must see given faults injected does not depend on the RNG or on ordering
     scheduled: dict[int, str] = field(default_factory=dict)
+    logprob_bytes: bool = True  # False: candidates without `bytes`, as llama-cpp-python's server sends
 
 
 @dataclass
@@ -98,6 +102,26 @@ def _schema_reply(schema: dict[str, Any], rng: random.Random, unknown_speaker: b
     if "score" in props:  # a quality critic
         return json.dumps({"rationale": "It reads like a real chat.", "score": rng.choice([3, 4, 5])})
     return json.dumps({k: "ok" for k in schema.get("required", [])})
+
+
+MAX_TOP_LOGPROBS = 20  # OpenAI's bound
+
+
+def _score_logprobs(number: int, top: int, with_bytes: bool) -> tuple[str, dict[str, Any]]:
+    """A one-token score reply that depends on the request number, so a test can tell a cached
+    answer (same logprobs as before) from a fresh one: digit d = 1 + number % 5 has p=0.6, the next
+    digit up (or down from 5) 0.3, and the non-digit "The" 0.1; the reply is d."""
+    digit = 1 + number % 5
+    other = digit + 1 if digit < 5 else 4
+    probs = [(str(digit), 0.6), (str(other), 0.3), ("The", 0.1)]
+
+    def entry(token: str, p: float) -> dict[str, Any]:
+        found: dict[str, Any] = {"token": token, "logprob": math.log(p)}
+        found["bytes"] = list(token.encode()) if with_bytes else None
+        return found
+
+    first = {**entry(str(digit), 0.6), "top_logprobs": [entry(t, p) for t, p in probs[:top]]}
+    return str(digit), {"content": [first]}
 
 
 class SimEndpoint:
@@ -203,8 +227,12 @@ class SimEndpoint:
         if fault == "invalid_json":
             self._write(writer, "200 OK", b'{"id": "x", "choices": [{"message": ')
             return True
+        logprobs = None
         if fault == "empty":
             content = ""
+        elif request.get("logprobs") and request.get("max_tokens") == 1:
+            top = max(0, min(int(request.get("top_logprobs") or 0), MAX_TOP_LOGPROBS))
+            content, logprobs = _score_logprobs(self.stats.requests, top, self.settings.logprob_bytes)
         elif schema:
             content = _schema_reply(schema, self._rng, fault == "unknown_speaker")
         else:
@@ -220,7 +248,7 @@ class SimEndpoint:
         payload = {
             "id": f"sim-{self.stats.requests}", "object": "chat.completion", "created": int(time.time()),
             "model": request.get("model", "sim"),
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+            "choices": [{"index": 0, "finish_reason": "length" if logprobs else "stop", "logprobs": logprobs,
                          "message": {"role": "assistant", "content": content}}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
@@ -241,6 +269,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[SimSettings, int]:
     p.add_argument("--max-requests", type=int, default=100_000)
     p.add_argument("--max-seconds", type=float, default=600.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-logprob-bytes", action="store_true",
+                   help="logprob candidates without bytes (as llama-cpp-python's server sends them)")
     p.add_argument("--fail-requests", default="",
                    help="scheduled faults: N:KIND,... (the N-th request gets KIND; e.g. 1:rate_limit,2:server_error)")
     a = p.parse_args(argv)
@@ -255,7 +285,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[SimSettings, int]:
             p.error(f"--fail-requests: {item!r} is not N:KIND with KIND one of {', '.join(FAULTS)}")
         scheduled[int(number)] = kind
     return SimSettings(a.latency, a.token_rate, a.fault_rate, faults, a.retry_after, a.hang_seconds,
-                       a.max_requests, a.max_seconds, a.seed, scheduled), a.port
+                       a.max_requests, a.max_seconds, a.seed, scheduled, not a.no_logprob_bytes), a.port
 
 
 async def _main(settings: SimSettings, port: int) -> None:

@@ -2,8 +2,10 @@
 
 For each conversation and each question: call 1 asks the judge to explain how the conversation
 is grounded in one aspect of its experience; call 2 (same context + that explanation) asks for a
-1-5 score, read from the first token's logprobs (see judge_scoring). Questions and templates are
+1-5 score, read from the first token's logprobs (see scoring.py). Questions and templates are
 data in prompts/judge_questions.yaml. A failure costs one item: it is recorded, never raised.
+Both calls go through the model hub's logprob client for the `judge` role (its backend's
+retries, throttling and LLM cache).
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autogen_core.models import AssistantMessage, LLMMessage, SystemMessage, UserMessage
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.prompting import PromptTemplate, render
 from evaluation.corpus import Conversation, PersonaSource
-from evaluation.judge.engines import JudgeEngine, Messages
-from evaluation.judge.scoring import resolve_score
+from evaluation.judge.scoring import SCORE_TOKENS, resolve_score
 from orchestrator.config import PROMPTS_DIR
 from orchestrator.config.yaml_files import load_model
+from orchestrator.models.logprobs import LogprobClient
 
 QUESTIONS_FILE = PROMPTS_DIR / "judge_questions.yaml"
 EXPLAIN_ATTEMPTS = 2
@@ -86,7 +89,7 @@ class JudgeItem:
 
 def build_messages(
     questions: JudgeQuestions, source: PersonaSource, question_id: str, conv: Conversation
-) -> tuple[Messages, str]:
+) -> tuple[list[LLMMessage], str]:
     """The explain-call messages and the rendered question."""
     assert conv.experience is not None
     tpl = questions.template
@@ -95,23 +98,23 @@ def build_messages(
     ]
     question = render(tpl, f"question.{source}.{question_id}", experience=conv.experience)
     context = render(tpl, "context", experience=conv.experience, turns=turns)
-    messages = [
-        {"role": "system", "content": render(tpl, "system")},
-        {"role": "user", "content": f"{context}\n\n{render(tpl, 'explain', question=question)}"},
+    messages: list[LLMMessage] = [
+        SystemMessage(content=render(tpl, "system")),
+        UserMessage(content=f"{context}\n\n{render(tpl, 'explain', question=question)}", source="user"),
     ]
     return messages, question
 
 
 async def judge_item(
-    engine: JudgeEngine, questions: JudgeQuestions, conv: Conversation, question_id: str
+    engine: LogprobClient, questions: JudgeQuestions, conv: Conversation, question_id: str
 ) -> JudgeItem:
     source: PersonaSource = conv.persona_source or "generated"
     item = JudgeItem(conversation_id=conv.id, question_id=question_id)
     try:
         messages, _ = build_messages(questions, source, question_id, conv)
-        for _ in range(EXPLAIN_ATTEMPTS):
+        for attempt in range(EXPLAIN_ATTEMPTS):
             item.attempts += 1
-            item.explanation = (await engine.explain(messages)).strip()
+            item.explanation = (await engine.text(messages, attempt=attempt)).strip()
             if item.explanation:
                 break
         if not item.explanation:
@@ -119,13 +122,13 @@ async def judge_item(
             return item
         score_messages = [
             *messages,
-            {"role": "assistant", "content": item.explanation},
-            {"role": "user", "content": render(questions.template, "score")},
+            AssistantMessage(content=item.explanation, source="judge"),
+            UserMessage(content=render(questions.template, "score"), source="user"),
         ]
         seen: list[str] = []
-        for _ in range(SCORE_ATTEMPTS):
+        for attempt in range(SCORE_ATTEMPTS):
             item.attempts += 1
-            tokens = await engine.score_tokens(score_messages)
+            tokens = await engine.first_token(score_messages, watch=SCORE_TOKENS, attempt=attempt)
             outcome = resolve_score(tokens)
             if outcome is not None:
                 item.score, item.method, item.distribution = (
@@ -134,7 +137,7 @@ async def judge_item(
                     outcome.distribution,
                 )
                 return item
-            seen.append(f"top={[t for t, _ in tokens.top]} sampled={tokens.sampled!r}")
+            seen.append(f"top={[t for t, _ in tokens.top]} produced={tokens.produced!r}")
         item.error = f"no score digit 1-5 in the returned tokens ({'; '.join(seen)})"
     except Exception as exc:  # one item fails, the evaluation goes on
         item.error = f"{type(exc).__name__}: {exc}"
@@ -142,7 +145,7 @@ async def judge_item(
 
 
 async def judge_conversations(
-    engine: JudgeEngine,
+    engine: LogprobClient,
     conversations: list[Conversation],
     *,
     questions: JudgeQuestions | None = None,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
+
+from orchestrator.models.logprobs import FirstToken
 
 SCORE_TOKENS = ("1", "2", "3", "4", "5")
 ScoreMethod = Literal["top_logprobs", "digit_logits", "sampled_token"]
@@ -36,16 +38,6 @@ def weighted_score(candidates: Iterable[tuple[str, float]]) -> float | None:
 
 
 @dataclass(frozen=True)
-class ScoreTokens:
-    """What one score call returned: top candidates for the first token, the token actually
-    produced, and (embedded engine only) the logprobs of every digit token from the full logits."""
-
-    top: list[tuple[str, float]]
-    sampled: str = ""
-    digit_logprobs: dict[int, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class ScoreOutcome:
     score: float
     method: ScoreMethod
@@ -62,15 +54,16 @@ def _outcome(mass: dict[int, float], method: ScoreMethod) -> ScoreOutcome:
     return ScoreOutcome(sum(k * p for k, p in dist.items()), method, dist)
 
 
-def resolve_score(tokens: ScoreTokens) -> ScoreOutcome | None:
-    """Top-5 logprobs first; else the digits' own logits (embedded engine); else the produced
-    token if it is a digit (weight 1). None when nothing usable came back."""
+def resolve_score(tokens: FirstToken) -> ScoreOutcome | None:
+    """Top-5 logprobs first; else the digits' own logits (embedded backend, which watches the
+    SCORE_TOKENS); else the produced token if it is a digit (weight 1). None when nothing usable
+    came back."""
     mass = digit_probabilities(tokens.top)
     if sum(mass.values()) > 0:
         return _outcome(mass, "top_logprobs")
-    mass = digit_probabilities((str(k), lp) for k, lp in tokens.digit_logprobs.items())
+    mass = digit_probabilities(tokens.watched.items())
     if sum(mass.values()) > 0:
         return _outcome(mass, "digit_logits")
-    if tokens.sampled.strip() in SCORE_TOKENS:
-        return _outcome({int(tokens.sampled.strip()): 1.0}, "sampled_token")
+    if tokens.produced.strip() in SCORE_TOKENS:
+        return _outcome({int(tokens.produced.strip()): 1.0}, "sampled_token")
     return None

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-from autogen_core import CancellationToken
+from autogen_core import CacheStore, CancellationToken
 from autogen_core.models import (
     ChatCompletionClient,
     CreateResult,
@@ -21,8 +21,8 @@ from autogen_core.models import (
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
+from agents.errors import ConfigError, EndpointError
 from agents.prompting import prompt_hash
-from orchestrator.models.wrapper import WrappingClient
 from orchestrator.config import (
     AzureOpenAIBackend,
     LocalBackend,
@@ -32,15 +32,21 @@ from orchestrator.config import (
     Role,
     RoleSettings,
 )
-from agents.errors import ConfigError, EndpointError
-from orchestrator.models.http_pool import open_pool
 from orchestrator.models.cache import build_store, cached, namespace
+from orchestrator.models.http_pool import open_pool
 from orchestrator.models.local import LocalLlamaClient, resolve_model_path
+from orchestrator.models.logprobs import LogprobClient, chat_first_token, embedded_first_token
 from orchestrator.models.openai_compat import LeanOpenAIClient
 from orchestrator.models.resilience import AdaptiveLimiter, ResilientClient
+from orchestrator.models.wrapper import WrappingClient
 from orchestrator.store.transcript import Transcript
 
 REPLY_PREVIEW_CHARS = 4000
+
+
+def call_seed(seed: int, n: int) -> int:
+    """The seed of the n-th call made under a base seed: reproducible whatever the interleaving."""
+    return (seed * 1_000_003 + n) % (2**31 - 1)
 
 
 def _message_text(message: LLMMessage) -> str:
@@ -86,7 +92,7 @@ class RecordingClient(WrappingClient):
     def _call_args(self, extra: Mapping[str, Any]) -> dict[str, Any]:
         args: dict[str, Any] = dict(self._sampling)
         if self._send_seed:
-            args["seed"] = (self._seed * 1_000_003 + self._calls) % (2**31 - 1)
+            args["seed"] = call_seed(self._seed, self._calls)
         args.update(extra)
         return args
 
@@ -174,6 +180,7 @@ class ModelHub:
         self.seed = seed
         self._clients: dict[tuple[str, bool], ChatCompletionClient] = {}
         self._cached: dict[tuple[str, bool], ChatCompletionClient] = {}
+        self._stores: dict[str, CacheStore[Any]] = {}  # LLM cache store per backend (its namespace)
         self._limiters: dict[str, AdaptiveLimiter] = {}
         self._pools: dict[str, Any] = {}  # lean clients' connection pools, by backend name
         self._settings: dict[Role, RoleSettings] = {}
@@ -292,12 +299,23 @@ class ModelHub:
         cache = self.config.cache
         return cache.store != "off" and role in cache.roles
 
+    def _store(self, name: str) -> CacheStore[Any]:
+        if name not in self._stores:
+            self._stores[name] = build_store(self.config.cache, namespace(self.config.backends[name]))
+        return self._stores[name]
+
     def _cached_client(self, name: str, name_prefixes: bool) -> ChatCompletionClient:
         key = (name, name_prefixes and not isinstance(self.config.backends[name], LocalBackend))
         if key not in self._cached:
-            store = build_store(self.config.cache, namespace(self.config.backends[name]))
-            self._cached[key] = cached(self.backend_client(name, name_prefixes=name_prefixes), store)
+            self._cached[key] = cached(self.backend_client(name, name_prefixes=name_prefixes), self._store(name))
         return self._cached[key]
+
+    def _shared_client(self, role: Role, *, name_prefixes: bool) -> ChatCompletionClient:
+        """The role's backend client, behind the LLM cache when the models file caches the role."""
+        backend = self._role_settings(role).backend
+        if self.caches(role):
+            return self._cached_client(backend, name_prefixes)
+        return self.backend_client(backend, name_prefixes=name_prefixes)
 
     def endpoint_stats(self) -> dict[str, Any]:
         """Retries, give-ups and throttling per remote backend client."""
@@ -320,13 +338,22 @@ class ModelHub:
 
     def client(self, role: Role, *, agent: str, transcript: Transcript, seed: int) -> RecordingClient:
         settings = self._role_settings(role)
-        prefixes = role == "persona"
-        if self.caches(role):
-            inner = self._cached_client(settings.backend, prefixes)
-        else:
-            inner = self.backend_client(settings.backend, name_prefixes=prefixes)
+        inner = self._shared_client(role, name_prefixes=role == "persona")
         return RecordingClient(inner, role=role, agent=agent, settings=settings, transcript=transcript, seed=seed,
                                local=self.has_grammar(role), prices=self.config.backends[settings.backend].prices)
+
+    def logprob_client(self, role: Role) -> LogprobClient:
+        """The role's text and first-token-logprob calls (the G-Eval judge's), on the same
+        backend client, retries, throttling and cache as the role's agents would get."""
+        settings = self._role_settings(role)
+        engine = self.backend_client(settings.backend)
+        first_token = (embedded_first_token(engine) if isinstance(engine, LocalLlamaClient)
+                       else chat_first_token(engine))
+        return LogprobClient(text_client=self._shared_client(role, name_prefixes=False), first_token_call=first_token,
+                             sampling=settings.sampling_args(local=self.has_grammar(role)),
+                             seed_for=lambda attempt: call_seed(self.seed, attempt),
+                             store=self._store(settings.backend) if self.caches(role) else None,
+                             description=self.describe(role))
 
     def has_grammar(self, role: Role) -> bool:
         """Whether the role's backend enforces arbitrary JSON schemas (llama.cpp grammars)."""
@@ -348,4 +375,5 @@ class ModelHub:
             await client.close()
         self._clients.clear()
         self._cached.clear()  # cache wrappers share the clients closed above
+        self._stores.clear()
         self._pools.clear()

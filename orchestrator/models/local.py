@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import math
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import llama_cpp
 from autogen_core import CancellationToken
@@ -42,6 +43,9 @@ from pydantic import BaseModel
 from agents.errors import ConfigError, EndpointError
 
 BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# logits_all keeps n_ctx x vocab floats (49k vocab: ~0.2 GB per 1k context); the logprob calls'
+# prompts (the judge's: experience + conversation + explanation) fit in 4k.
+LOGITS_ALL_MAX_CTX = 4096
 # Speakers whose lines are orchestration, not a persona's words.
 UNNAMED_SOURCES = frozenset({"user", "system"})
 
@@ -52,6 +56,8 @@ LOCAL_MODEL_INFO = ModelInfo(
     structured_output=True,
     family=ModelFamily.UNKNOWN,
 )
+
+T = TypeVar("T")
 
 
 def bundled_model_path() -> Path:
@@ -131,11 +137,16 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
         kwargs["n_threads_batch"] = threads
         super().__init__(model_info=LOCAL_MODEL_INFO, **kwargs)
         self.model_path = model_path
+        self._llama_kwargs = kwargs
         self._defaults = dict(defaults)
+        # one lock for every call on this model, the logits_all engine's too: two concurrent
+        # llama.cpp calls segfault, and on 2 cores they would only slow each other down
         self._lock = threading.Lock()
         self.busy_seconds = 0.0
         self.calls = 0
         self._grammars: dict[str, LlamaGrammar] = {}
+        self._logits_llm: llama_cpp.Llama | None = None
+        self._token_ids: dict[str, list[int]] = {}
 
     def _grammar(self, text: str) -> LlamaGrammar:
         """Checked once per grammar text: llama-cpp-python does not parse a grammar until it
@@ -153,15 +164,60 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
     def check_grammar(self, text: str) -> None:
         self._grammar(text)
 
-    def locked_completion(self, **kwargs: Any) -> dict[str, Any]:
-        """Run one llama.cpp chat completion under the engine lock (blocking)."""
+    def _locked(self, call: Callable[[], T]) -> T:
+        """Run one llama.cpp call under the engine lock (blocking), counting it and its time."""
         with self._lock:
             started = time.perf_counter()
             try:
-                return self.llm.create_chat_completion(stream=False, **kwargs)  # type: ignore[return-value]
+                return call()
             finally:
                 self.busy_seconds += time.perf_counter() - started
                 self.calls += 1
+
+    def locked_completion(self, **kwargs: Any) -> dict[str, Any]:
+        """Run one llama.cpp chat completion under the engine lock (blocking)."""
+        return self._locked(lambda: self.llm.create_chat_completion(stream=False, **kwargs))  # type: ignore[arg-type,return-value]
+
+    def _logits_engine(self) -> llama_cpp.Llama:
+        """A second `Llama` on the same mmapped GGUF with logits_all=True (logprobs need it),
+        made on first use. Text never runs on it: with logits_all every generated token copies
+        the n_ctx x vocab score buffer (48 explanation tokens took 35-67 s instead of <1 s)."""
+        if self._logits_llm is None:
+            n_ctx = min(int(self._llama_kwargs["n_ctx"]), LOGITS_ALL_MAX_CTX)
+            self._logits_llm = llama_cpp.Llama(**{**self._llama_kwargs, "n_ctx": n_ctx}, logits_all=True)
+        return self._logits_llm
+
+    def locked_logprobs(self, *, watch: Sequence[str] = (), **kwargs: Any) -> tuple[dict[str, Any], dict[str, float]]:
+        """One chat completion with logprobs on the logits_all engine, under the engine lock
+        (blocking). Returns the response and, for each watched string that is a single token,
+        its logprob in the full distribution of the first generated token (found even when it
+        is not among the top candidates)."""
+
+        def call() -> tuple[dict[str, Any], dict[str, float]]:
+            llm = self._logits_engine()
+            response: Any = llm.create_chat_completion(stream=False, **kwargs)
+            return response, self._first_position_logprobs(llm, watch)
+
+        return self._locked(call)
+
+    def _first_position_logprobs(self, llm: llama_cpp.Llama, watch: Sequence[str]) -> dict[str, float]:
+        import numpy as np
+
+        if llm.n_tokens == 0:
+            return {}
+        # The logits that produced the first token sit at the last prompt position (with
+        # max_tokens=1 the generated token itself is never evaluated): take their log-softmax.
+        row = np.asarray(llm._scores[llm.n_tokens - 1], dtype=np.float64)
+        peak = row.max()
+        log_z = peak + math.log(float(np.exp(row - peak).sum()))
+        found: dict[str, float] = {}
+        for text in watch:
+            if text not in self._token_ids:
+                self._token_ids[text] = llm.tokenize(text.encode(), add_bos=False, special=False)
+            ids = self._token_ids[text]
+            if len(ids) == 1:
+                found[text] = float(row[ids[0]] - log_z)
+        return found
 
     async def create(
         self,
@@ -200,6 +256,12 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
             "stop" if choice.get("finish_reason") == "stop" else
             "length" if choice.get("finish_reason") == "length" else "unknown")
         return CreateResult(content=text, usage=usage, finish_reason=finish, cached=False)
+
+    async def close(self) -> None:
+        await super().close()
+        if self._logits_llm is not None:
+            self._logits_llm.close()
+            self._logits_llm = None
 
     def count_tokens(
         self,

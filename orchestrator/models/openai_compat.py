@@ -310,11 +310,20 @@ def _merge_system_messages(messages: Sequence[LLMMessage]) -> Sequence[LLMMessag
     return rest
 
 
+def _token_bytes(entry: Mapping[str, Any]) -> list[int] | None:
+    """autogen keeps a candidate token's text only as bytes; servers that send none (e.g.
+    llama-cpp-python's) would lose it, so they are taken from the token string then."""
+    found = entry.get("bytes")
+    if found is None and isinstance(entry.get("token"), str):
+        return list(entry["token"].encode())
+    return found
+
+
 def _logprobs(choice: Mapping[str, Any]) -> list[ChatCompletionTokenLogprob] | None:
     content = (choice.get("logprobs") or {}).get("content")
     if not content:
         return None
-    return [ChatCompletionTokenLogprob(token=x["token"], logprob=x["logprob"], bytes=x.get("bytes"),
-                                       top_logprobs=[TopLogprob(logprob=y["logprob"], bytes=y.get("bytes"))
+    return [ChatCompletionTokenLogprob(token=x["token"], logprob=x["logprob"], bytes=_token_bytes(x),
+                                       top_logprobs=[TopLogprob(logprob=y["logprob"], bytes=_token_bytes(y))
                                                      for y in x.get("top_logprobs") or []])
             for x in content]

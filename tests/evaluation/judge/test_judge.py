@@ -1,19 +1,23 @@
-"""G-Eval judge: logprob weighting, the two-step flow (replay client), failures, questions."""
+"""G-Eval judge: logprob weighting, the two-step flow (replay client behind the model hub),
+failures, questions; the embedded model end to end (integration)."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 from autogen_core.models import ChatCompletionTokenLogprob, CreateResult, RequestUsage, TopLogprob
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from evaluation.corpus import load_path
-from evaluation.judge.engines import ChatClientJudgeEngine
 from evaluation.judge.geval import judge_conversations, judge_item, load_judge_questions, summarise
-from evaluation.judge.scoring import ScoreTokens, resolve_score, weighted_score
-from tests.helpers import FIXTURES
+from evaluation.judge.scoring import resolve_score, weighted_score
+from orchestrator.config import ModelsConfig
+from orchestrator.models.hub import ModelHub
+from orchestrator.models.logprobs import FirstToken, LogprobClient
+from tests.helpers import FIXTURES, replay_hub
 
 RUN = FIXTURES / "eval_run"
 ln = math.log
@@ -36,14 +40,17 @@ def test_non_digit_mass_is_renormalised_away_and_spaced_tokens_count() -> None:
 
 def test_missing_digit_tokens_give_none_then_fallbacks_apply() -> None:
     assert weighted_score([("The", ln(0.9)), ("I", ln(0.1))]) is None
-    from_logits = resolve_score(
-        ScoreTokens(top=[("The", 0.0)], digit_logprobs={1: ln(0.01), 5: ln(0.03)})
-    )
+    from_logits = resolve_score(FirstToken(top=[("The", 0.0)], watched={"1": ln(0.01), "5": ln(0.03)}))
     assert from_logits is not None and from_logits.method == "digit_logits"
     assert from_logits.score == pytest.approx((1 * 0.01 + 5 * 0.03) / 0.04)
-    sampled = resolve_score(ScoreTokens(top=[("x", 0.0)], sampled="3"))
+    sampled = resolve_score(FirstToken(top=[("x", 0.0)], produced="3"))
     assert sampled is not None and (sampled.score, sampled.method) == (3.0, "sampled_token")
-    assert resolve_score(ScoreTokens(top=[("x", 0.0)], sampled="x")) is None
+    assert resolve_score(FirstToken(top=[("x", 0.0)], produced="x")) is None
+
+
+def judge_client(tmp_path: Path, script: list[str | CreateResult]) -> LogprobClient:
+    """The hub's judge client over a replay client (no model loaded, no cache)."""
+    return replay_hub(tmp_path, {"judge": ReplayChatCompletionClient(script)}).logprob_client("judge")
 
 
 def _score_result(pairs: list[tuple[str, float]]) -> CreateResult:
@@ -80,60 +87,65 @@ def test_question_sets_match_the_paper() -> None:
     ]
 
 
-async def test_two_step_flow_explains_then_scores_from_logprobs() -> None:
+async def test_two_step_flow_explains_then_scores_from_logprobs(tmp_path: Path) -> None:
     conv = load_path(RUN).conversations[0]
-    client = ReplayChatCompletionClient(
+    client = judge_client(
+        tmp_path,
         [
             "They discuss the market, as the topic says.",
             _score_result([("3", ln(0.5)), ("5", ln(0.5)), ("The", ln(0.2))]),
-        ]
+        ],
     )
-    item = await judge_item(ChatClientJudgeEngine(client), load_judge_questions(), conv, "topic")
+    item = await judge_item(client, load_judge_questions(), conv, "topic")
     assert item.error is None
     assert item.explanation == "They discuss the market, as the topic says."
     assert item.score == pytest.approx(4.0) and item.method == "top_logprobs"
     assert item.attempts == 2
 
 
-async def test_a_failing_item_is_recorded_and_the_rest_continue() -> None:
+async def test_a_failing_item_is_recorded_and_the_rest_continue(tmp_path: Path) -> None:
     conv = load_path(RUN).conversations[0]
     questions = load_judge_questions()
     n = len(questions.for_source("generated"))
     script: list[str | CreateResult] = ["", ""]  # first question: two empty explanations
     for _ in range(n - 1):
         script += ["An explanation.", _score_result([("4", 0.0)])]
-    engine = ChatClientJudgeEngine(ReplayChatCompletionClient(script))
-    items = await judge_conversations(engine, [conv], questions=questions)
+    items = await judge_conversations(judge_client(tmp_path, script), [conv], questions=questions)
     summary = summarise(items, "replay")
     assert summary["items"] == n and summary["failed"] == 1 and summary["scored"] == n - 1
     assert items[0].error and "empty explanation" in items[0].error
     assert summary["per_question"]["overall"]["mean"] == pytest.approx(4.0)
 
 
-async def test_no_digit_in_any_score_attempt_is_a_recorded_failure() -> None:
+async def test_no_digit_in_any_score_attempt_is_a_recorded_failure(tmp_path: Path) -> None:
     conv = load_path(RUN).conversations[0]
-    client = ReplayChatCompletionClient(
-        ["Because.", _score_result([("The", 0.0)]), _score_result([("I", 0.0)])]
+    client = judge_client(
+        tmp_path, ["Because.", _score_result([("The", 0.0)]), _score_result([("I", 0.0)])]
     )
-    item = await judge_item(ChatClientJudgeEngine(client), load_judge_questions(), conv, "age")
+    item = await judge_item(client, load_judge_questions(), conv, "age")
     assert item.score is None and item.error is not None and "no score digit" in item.error
 
 
 @pytest.mark.integration
-async def test_embedded_model_judges_one_conversation_from_logprobs() -> None:
-    from evaluation.judge.engines import LocalJudgeEngine
-    from orchestrator.models.local import bundled_model_path
-
+async def test_embedded_model_judges_one_conversation_from_logprobs(tmp_path: Path) -> None:
     full = load_path(RUN).conversations[1]
     conv = dataclasses.replace(
         full, turns=full.turns[:4]
     )  # keeps the test under a minute on 2 cores
-    engine = LocalJudgeEngine(bundled_model_path(), n_ctx=4096, max_tokens=48)
+    config = ModelsConfig.model_validate({
+        "backends": {"embedded": {"type": "local", "model_path": "bundled", "n_ctx": 4096}},
+        "default": {"backend": "embedded"},
+        "roles": {"judge": {"temperature": 0.0, "max_tokens": 48}},
+        "cache": {"store": "off"},
+    })
+    hub = ModelHub(config, tmp_path / "models.yaml", seed=0)
     questions = load_judge_questions()
     try:
-        items = [await judge_item(engine, questions, conv, q) for q in ("topic", "overall")]
+        client = hub.logprob_client("judge")
+        items = [await judge_item(client, questions, conv, q) for q in ("topic", "overall")]
+        (engine,) = hub.local_engines()  # explanations and scores share the hub's one engine lock
     finally:
-        await engine.close()
+        await hub.close()
     for item in items:
         assert item.error is None, item.error
         assert item.score is not None and 1.0 <= item.score <= 5.0
@@ -142,48 +154,11 @@ async def test_embedded_model_judges_one_conversation_from_logprobs() -> None:
     assert engine.calls == 4  # two calls (explain, score) per question
 
 
-async def test_sampled_personas_get_the_four_paper_questions() -> None:
+async def test_sampled_personas_get_the_four_paper_questions(tmp_path: Path) -> None:
     conv = dataclasses.replace(load_path(RUN).conversations[0], persona_source="sampled")
     script: list[str | CreateResult] = []
     for _ in range(4):
         script += ["Explained.", _score_result([("5", ln(0.75)), ("4", ln(0.25))])]
-    items = await judge_conversations(
-        ChatClientJudgeEngine(ReplayChatCompletionClient(script)), [conv]
-    )
+    items = await judge_conversations(judge_client(tmp_path, script), [conv])
     assert [i.question_id for i in items] == ["topic", "situation", "personas", "overall"]
     assert all(i.score == pytest.approx(4.75) for i in items)
-
-
-async def test_openai_engine_reads_top_logprobs_from_the_sdk_response() -> None:
-    from types import SimpleNamespace
-
-    from evaluation.judge.engines import OpenAIJudgeEngine
-
-    calls: list[dict[str, object]] = []
-
-    async def create(**kwargs: object) -> SimpleNamespace:
-        calls.append(kwargs)
-        if not kwargs.get("logprobs"):
-            return SimpleNamespace(
-                choices=[SimpleNamespace(message=SimpleNamespace(content="Grounded."))]
-            )
-        top = [
-            SimpleNamespace(token="2", logprob=ln(0.5)),
-            SimpleNamespace(token="4", logprob=ln(0.5)),
-        ]
-        first = SimpleNamespace(token="2", logprob=ln(0.5), top_logprobs=top)
-        return SimpleNamespace(
-            choices=[
-                SimpleNamespace(
-                    message=SimpleNamespace(content="2"), logprobs=SimpleNamespace(content=[first])
-                )
-            ]
-        )
-
-    client = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create)))
-    engine = OpenAIJudgeEngine(client, "gpt-4o-mini", description="fake")
-    item = await judge_item(
-        engine, load_judge_questions(), load_path(RUN).conversations[0], "overall"
-    )
-    assert item.score == pytest.approx(3.0) and item.method == "top_logprobs"
-    assert calls[1]["top_logprobs"] == 5 and calls[1]["max_tokens"] == 1

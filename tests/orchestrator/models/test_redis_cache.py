@@ -83,3 +83,29 @@ async def test_critic_calls_are_cached_in_redis_and_shared_by_two_hubs(tmp_path:
     assert [a.cached for a in answers] == [False, True]
     keys = list(redis.Redis.from_url(redis_url).scan_iter("symposia:llm:*"))
     assert len(keys) == 1
+
+
+async def test_judge_texts_and_first_tokens_come_back_whole_from_redis(tmp_path: Path, redis_url: str) -> None:
+    from autogen_core.models import ChatCompletionTokenLogprob, CreateResult, RequestUsage, TopLogprob
+
+    dummy = tmp_path / "dummy.gguf"
+    dummy.write_bytes(b"GGUF")
+    config = ModelsConfig.model_validate({
+        "backends": {"b": {"type": "local", "model_path": str(dummy)}},
+        "default": {"backend": "b"},
+        "cache": {"store": "redis", "redis_url": redis_url, "roles": ["judge"]},
+    })
+    top = [TopLogprob(logprob=-0.2, bytes=list(b"4")), TopLogprob(logprob=-1.9, bytes=list(b" 3"))]
+    score = CreateResult(content="4", finish_reason="length", cached=False,
+                         usage=RequestUsage(prompt_tokens=3, completion_tokens=1),
+                         logprobs=[ChatCompletionTokenLogprob(token="4", logprob=-0.2, top_logprobs=top)])
+    prompt = [UserMessage(content="rate this", source="user")]
+    found = []
+    for replies in (["An explanation.", score], []):  # the second hub has nothing to replay
+        hub = ModelHub(config, tmp_path / "models.yaml", seed=0)
+        hub.install_client("b", FreshReplay(replies, model_info=LOCAL_MODEL_INFO))
+        judge = hub.logprob_client("judge")
+        found.append((await judge.text(prompt), await judge.first_token(prompt, watch=("4",)), judge.cached_calls))
+    assert found[0][:2] == found[1][:2]
+    assert found[1][1].top == [("4", -0.2), (" 3", -1.9)]
+    assert (found[0][2], found[1][2]) == (0, 2)
