@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from evaluation.text import strip_speaker_labels
 from agents.errors import UserError
-from orchestrator.store.records import ConversationRecord
-from orchestrator.store.writer import CONVERSATIONS, MANIFEST
+from evaluation.text import strip_speaker_labels
 from orchestrator.config.yaml_files import describe_validation_error
+from orchestrator.store.layout import CONVERSATIONS, EVALUATION, MANIFEST
+from orchestrator.store.records import ConversationRecord
 
 PersonaSource = Literal["generated", "sampled"]
 BASELINE_NAMES = ("chitchat",)
@@ -133,7 +133,7 @@ def load_path(path: Path) -> Dataset:
             conversations=conversations,
             kind="run",
             notes=notes,
-            out_dir=path / "evaluation",
+            out_dir=path / EVALUATION,
             manifest=manifest,
         )
     if path.is_file():

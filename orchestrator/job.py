@@ -22,15 +22,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agents.critics import CandidateTurn, CandidateView
+from agents.errors import GenerationError, UserError
 from agents.schemas import Experience, speaker_slug
 from orchestrator.config import Scenario
-from orchestrator.stages.conversation import ConversationPrompts, Turn, run_group_chat
 from orchestrator.critics.panel import CandidateReview, CriticPanel, PanelDecision
-from agents.errors import GenerationError, UserError
-from orchestrator.stages.experience import generate_experience
-from orchestrator.stages.fewshot_hub import Shot
 from orchestrator.models.hub import ModelHub
 from orchestrator.personas.sources import GivenPersona, describe_draw, framed_request
+from orchestrator.stages.conversation import ConversationPrompts, Turn, run_group_chat
+from orchestrator.stages.experience import generate_experience
+from orchestrator.stages.fewshot_hub import Shot
+from orchestrator.store.layout import transcript_name
 from orchestrator.store.records import (
     ConversationRecord,
     FailureRecord,
@@ -278,7 +279,7 @@ async def _review_candidates(
             scenario=scenario.name, experience=experience,
             turns=[TurnRecord(speaker=t.speaker, text=t.text) for t in candidates[review.candidate]],
             review=_review(job.iteration, review.candidate, n, review, decision),
-            transcript=f"transcripts/{job.conv_id}.jsonl",
+            transcript=transcript_name(job.conv_id),
         ))
     if decision.winner is None:
         if not reviews:

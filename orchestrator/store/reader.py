@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import UserError
-
-CONVERSATIONS = "conversations.jsonl"
-FAILURES = "failures.jsonl"
-REJECTED = "rejected.jsonl"
-MANIFEST = "manifest.json"
-TRANSCRIPTS = "transcripts"
-EVALUATION = "evaluation"
+from orchestrator.store.layout import (
+    CONVERSATIONS,
+    EVALUATION,
+    FAILURES,
+    MANIFEST,
+    REJECTED,
+    TRANSCRIPTS,
+    transcript_name,
+    transcript_path,
+)
 
 
 @dataclass
@@ -138,9 +141,9 @@ def load_run(root: Path | str) -> RunData:
 
 
 def read_transcript(run: RunData, conversation_id: str) -> tuple[list[dict[str, Any]], list[str]]:
-    path = run.root / TRANSCRIPTS / f"{conversation_id}.jsonl"
+    path = transcript_path(run.root, conversation_id)
     if not path.exists():
-        return [], [f"{TRANSCRIPTS}/{conversation_id}.jsonl is missing"]
+        return [], [f"{transcript_name(conversation_id)} is missing"]
     return read_jsonl(path)
 
 

@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.errors import UserError
 from agents.schemas import Experience
 from orchestrator.config import ModelsConfig, Scenario
-from agents.errors import UserError
-from orchestrator.stages.fewshot_hub import FewShotHub
 from orchestrator.job import JobResult, conversation_id
+from orchestrator.stages.fewshot_hub import FewShotHub
+from orchestrator.store.layout import CONVERSATIONS, FAILURES, HUB, ITERATIONS, MANIFEST, REJECTED
 from orchestrator.store.records import ConversationRecord, FailureRecord, RejectedRecord
-from orchestrator.store.writer import CONVERSATIONS, FAILURES, HUB, ITERATIONS, MANIFEST, REJECTED, RunStore
 from orchestrator.store.transcript import RoleUsage
+from orchestrator.store.writer import RunStore
 
 
 @dataclass

@@ -23,14 +23,16 @@ from typing import Any
 from pydantic import BaseModel
 
 from agents.errors import UserError
-
-CONVERSATIONS = "conversations.jsonl"
-FAILURES = "failures.jsonl"
-REJECTED = "rejected.jsonl"
-ITERATIONS = "iterations.json"
-MANIFEST = "manifest.json"
-HUB = "hub.json"
-TRANSCRIPTS = "transcripts"
+from orchestrator.store.layout import (
+    CONVERSATIONS,
+    FAILURES,
+    HUB,
+    ITERATIONS,
+    MANIFEST,
+    REJECTED,
+    TRANSCRIPTS,
+    transcript_path,
+)
 
 
 def _encode(data: Any, *, indent: int | None = 2) -> str:
@@ -130,7 +132,6 @@ class _Writer:
 class RunStore:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.transcripts = root / TRANSCRIPTS
         self._writer = _Writer()
         self._hub_text: str | None = None  # the newest hub state not yet written
         self._hub_lock = threading.Lock()
@@ -217,7 +218,7 @@ class RunStore:
         self._writer.submit(lambda: _atomic_write(path, text))
 
     def write_transcript(self, conversation_id: str, events: list[dict[str, Any]]) -> Path:
-        path = self.transcripts / f"{conversation_id}.jsonl"
+        path = transcript_path(self.root, conversation_id)
         text = "".join(json.dumps(event, ensure_ascii=False, default=str) + "\n" for event in events)
         self._writer.submit(lambda: _atomic_write(path, text))
         return path
