@@ -18,8 +18,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from orchestrator.store import reader as rr
 from agents.errors import UserError
+from orchestrator.store import reader as rr
+from orchestrator.store.jsonl import encode_line
 
 FORMATS = ("jsonl", "parquet", "hf", "openai", "sharegpt")
 # Branches holding no speaker names: anonymising them would only corrupt ids and settings.
@@ -174,7 +175,7 @@ def table_row(record: dict[str, Any]) -> dict[str, Any]:
 def _write_jsonl(path: Path, items: list[dict[str, Any]]) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for item in items:
-            fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+            fh.write(encode_line(item))
 
 
 def export(records: list[dict[str, Any]], fmt: str, out: Path) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import UserError
+from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import (
     CONVERSATIONS,
     EVALUATION,
@@ -53,33 +54,13 @@ class RunData:
         return self.root / EVALUATION
 
 
-def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every parseable object line; notes for lines that are not (e.g. a truncated last line)."""
-    records: list[dict[str, Any]] = []
-    notes: list[str] = []
+def _read_objects(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every JSON object line; a note for each line skipped (e.g. a torn last line)."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        content = read_jsonl(path)
     except OSError as exc:
         return [], [f"{path.name}: cannot read ({exc.strerror})"]
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError:
-            where = "last line" if number == len(lines) else f"line {number}"
-            hint = (
-                " (the run was probably interrupted while writing it)"
-                if number == len(lines)
-                else ""
-            )
-            notes.append(f"{path.name}: {where} is not valid JSON and was skipped{hint}")
-            continue
-        if isinstance(value, dict):
-            records.append(value)
-        else:
-            notes.append(f"{path.name}: line {number} is not a JSON object and was skipped")
-    return records, notes
+    return content.records, content.notes
 
 
 def _read_json(path: Path, notes: list[str]) -> dict[str, Any] | None:
@@ -107,7 +88,7 @@ def load_run(root: Path | str) -> RunData:
             raise UserError(
                 f"RUN_DIR: {root} is a file; give a run directory or a .jsonl of conversations"
             )
-        records, file_notes = read_jsonl(root)
+        records, file_notes = _read_objects(root)
         for record in records:
             record.setdefault("_source", "conversations")
         return RunData(root.parent, None, records, [], file_notes)
@@ -122,14 +103,14 @@ def load_run(root: Path | str) -> RunData:
             if name == CONVERSATIONS:
                 notes.append(f"{CONVERSATIONS} is missing: no conversation was written")
             continue
-        records, more = read_jsonl(path)
+        records, more = _read_objects(path)
         notes.extend(more)
         for record in records:
             record["_source"] = source
         conversations.extend(records)
     failures: list[dict[str, Any]] = []
     if (root / FAILURES).exists():
-        failures, more = read_jsonl(root / FAILURES)
+        failures, more = _read_objects(root / FAILURES)
         notes.extend(more)
     if not (root / TRANSCRIPTS).is_dir():
         notes.append(f"{TRANSCRIPTS}/ is missing: agent transcripts cannot be shown")
@@ -144,7 +125,7 @@ def read_transcript(run: RunData, conversation_id: str) -> tuple[list[dict[str, 
     path = transcript_path(run.root, conversation_id)
     if not path.exists():
         return [], [f"{transcript_name(conversation_id)} is missing"]
-    return read_jsonl(path)
+    return _read_objects(path)
 
 
 # --- per-conversation facts, read defensively ---------------------------------------------

@@ -54,7 +54,7 @@ def test_truncated_last_line_is_skipped_with_a_note() -> None:
 
 
 def test_bad_middle_line_is_a_user_error(tmp_path: Path) -> None:
-    good = (FIXTURES / "eval_run" / CONVERSATIONS).read_text().splitlines()
+    good = (FIXTURES / "eval_run" / CONVERSATIONS).read_text().split("\n")
     bad = tmp_path / "bad.jsonl"
     bad.write_text("\n".join([good[0], "{not json", good[1]]) + "\n")
     with pytest.raises(UserError, match="line 2 is not valid JSON"):

@@ -13,6 +13,7 @@ from agents.schemas import Experience
 from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import execute_run
 from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, FAILURES, HUB, MANIFEST, transcript_path
 from orchestrator.store.records import ConversationRecord, FailureRecord
 from tests.helpers import FIXTURES, replay, replay_hub
@@ -40,7 +41,7 @@ async def test_run_writes_records_transcripts_hub_and_manifest(tmp_path: Path, e
     # the failed conversation is recorded and replaced by a new index: the run reaches N=3
     assert (summary.written, summary.failed) == (3, 1)
 
-    records = [ConversationRecord.model_validate_json(line) for line in (run / CONVERSATIONS).open()]
+    records = read_jsonl(run / CONVERSATIONS, ConversationRecord.model_validate_json).records
     assert [r.id for r in records] == ["c000000", "c000002", "c000003"]
     for record in records:
         speakers = [t.speaker for t in record.turns]
@@ -55,7 +56,7 @@ async def test_run_writes_records_transcripts_hub_and_manifest(tmp_path: Path, e
 
     failure = FailureRecord.model_validate_json((run / FAILURES).read_text())
     assert failure.stage == "experience" and len(failure.attempts) == 2
-    events = [json.loads(line) for line in transcript_path(run, "c000001").open()]
+    events = read_jsonl(transcript_path(run, "c000001")).records
     assert [e["event"] for e in events].count("experience_rejected") == 2
 
     manifest = json.loads((run / MANIFEST).read_text())
@@ -75,7 +76,7 @@ async def test_transcript_records_calls_and_selector_decisions(tmp_path: Path, e
         "selector": replay(['{"next_speaker": "Aisha"}'] * 10),
     })
     await execute_run(prepared)
-    events = [json.loads(line) for line in transcript_path(tmp_path / "run", "c000000").open()]
+    events = read_jsonl(transcript_path(tmp_path / "run", "c000000")).records
     kinds = [e["event"] for e in events]
     assert kinds[0] == "conversation_started"
     assert kinds.count("agent_created") == 3

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, MANIFEST, transcript_path
 from tests.helpers import ROOT
 
@@ -24,7 +25,7 @@ def test_short_multiparty_conversation_end_to_end(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=400,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    records = [json.loads(line) for line in (out / CONVERSATIONS).open()]
+    records = read_jsonl(out / CONVERSATIONS).records
     assert len(records) == 1
     record = records[0]
     speakers = [t["speaker"] for t in record["turns"]]
@@ -35,8 +36,7 @@ def test_short_multiparty_conversation_end_to_end(tmp_path: Path) -> None:
     assert record["turns"][0]["text"] == record["experience"]["starter"]["text"]
     assert record["usage"]["persona"]["completion_tokens"] > 0
     assert record["usage"]["selector"]["calls"] >= 1
-    transcript = transcript_path(out, record["id"]).read_text().splitlines()
-    events = [json.loads(line) for line in transcript]
+    events = read_jsonl(transcript_path(out, record["id"])).records
     assert any(e["event"] == "speaker_selected" and e["method"] in {"llm", "fallback"} for e in events)
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["status"] == "complete"

@@ -10,6 +10,7 @@ import pytest
 import run
 from evaluation.browse import inspect as inspect_cli
 from orchestrator.store import reader as rr
+from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, TRANSCRIPTS
 from tests.helpers import FIXTURES
 
@@ -60,7 +61,7 @@ def test_failed_lists_failures_with_reasons(capsys):
 
 
 def test_list_paginates(tmp_path, capsys):
-    record = json.loads((SMALL / CONVERSATIONS).read_text().splitlines()[0])
+    record = read_jsonl(SMALL / CONVERSATIONS).records[0]
     lines = [json.dumps({**record, "id": f"x{i:03d}"}) for i in range(7)]
     (tmp_path / CONVERSATIONS).write_text("\n".join(lines) + "\n")
     out = inspect([str(tmp_path), "--page-size", "3", "--page", "2"], capsys)

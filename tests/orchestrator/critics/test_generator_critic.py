@@ -17,6 +17,7 @@ from orchestrator.config import ModelsConfig, RoleSettings, Scenario, load_model
 from orchestrator.driver import execute_run
 from orchestrator.models.hub import RecordingClient
 from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, HUB, ITERATIONS, MANIFEST, REJECTED, transcript_path
 from orchestrator.store.transcript import Transcript
 from tests.helpers import FIXTURES
@@ -110,8 +111,8 @@ async def run_scripted(tmp_path: Path, n: int, models: ScriptedModels, resume: b
     return await execute_run(prepared)
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+def records_in(path: Path) -> list[dict[str, Any]]:
+    return read_jsonl(path).records if path.exists() else []
 
 
 async def test_two_iterations_accept_best_and_feed_the_next_iteration(tmp_path: Path) -> None:
@@ -119,7 +120,7 @@ async def test_two_iterations_accept_best_and_feed_the_next_iteration(tmp_path: 
     run = tmp_path / "run"
     assert (summary.written, summary.rejected, summary.stop_reason) == (2, 2, "target reached")
 
-    accepted = read_jsonl(run / CONVERSATIONS)
+    accepted = records_in(run / CONVERSATIONS)
     assert [r["id"] for r in accepted] == ["c000000", "c000001"]
     for record in accepted:
         review = record["review"]
@@ -129,7 +130,7 @@ async def test_two_iterations_accept_best_and_feed_the_next_iteration(tmp_path: 
         assert record["turns"][1]["text"] == CLEAN_LINES["Bob"][0]
         assert record["usage"]["critic"]["calls"] == 5  # 5 model experts on the one clean candidate
 
-    rejected = read_jsonl(run / REJECTED)
+    rejected = records_in(run / REJECTED)
     assert [r["id"] for r in rejected] == ["c000000-k0", "c000001-k0"]
     assert all(r["review"]["rejected_by"] == ["repetition"] for r in rejected)
     assert all(r["turns"][1]["text"] == LOOP_LINE for r in rejected)
@@ -147,7 +148,7 @@ async def test_two_iterations_accept_best_and_feed_the_next_iteration(tmp_path: 
     assert report[1]["shots_from_accepted"] == ["acc-c000000"]
 
     # Iteration 2's experience prompt holds the experience accepted in iteration 1.
-    events = read_jsonl(transcript_path(run, "c000001"))
+    events = records_in(transcript_path(run, "c000001"))
     started = next(e for e in events if e["event"] == "conversation_started")
     assert started["shots"] == ["acc-c000000"]
     prompt = next(e for e in events if e["event"] == "model_call" and e["role"] == "experience_generator")
@@ -170,7 +171,7 @@ async def test_budget_ends_the_run_when_nothing_is_accepted(tmp_path: Path) -> N
     run = tmp_path / "run"
     assert summary.written == 0
     assert summary.stop_reason == "max_candidates budget spent"
-    assert len(read_jsonl(run / REJECTED)) == 8
+    assert len(records_in(run / REJECTED)) == 8
     report = json.loads((run / ITERATIONS).read_text())
     # N=2 spread over 2 iterations (1 + 2 experiences after a miss), then one more round
     # within the budget of 8 candidates.
@@ -199,8 +200,8 @@ async def test_embedded_model_two_iterations_of_k2(tmp_path: Path) -> None:
     assert len(report) >= 2
     assert report[0]["experiences"] == 1 and report[1]["experiences"] >= 1
     candidates = sum(it["candidates"] for it in report)
-    accepted = read_jsonl(run / CONVERSATIONS)
-    rejected = read_jsonl(run / REJECTED)
+    accepted = records_in(run / CONVERSATIONS)
+    rejected = records_in(run / REJECTED)
     failures = sum(it["generation_failures"] for it in report)
     assert len(accepted) + len(rejected) + failures == candidates
     assert summary.written == len(accepted)
@@ -222,13 +223,13 @@ async def test_an_interrupted_run_resumes_without_losing_or_repeating_anything(t
     with pytest.raises(asyncio.CancelledError):
         await run_scripted(tmp_path, 3, ScriptedModels(interrupt_at_persona_client=6))
     run = tmp_path / "run"
-    assert [r["id"] for r in read_jsonl(run / CONVERSATIONS)] == ["c000000"]
+    assert [r["id"] for r in records_in(run / CONVERSATIONS)] == ["c000000"]
     assert json.loads((run / MANIFEST).read_text())["status"] == "interrupted"
 
     summary = await run_scripted(tmp_path, 3, ScriptedModels(), resume=True)
     assert (summary.written, summary.rejected, summary.stop_reason) == (3, 3, "target reached")
-    accepted = [r["id"] for r in read_jsonl(run / CONVERSATIONS)]
-    rejected = [r["id"] for r in read_jsonl(run / REJECTED)]
+    accepted = [r["id"] for r in records_in(run / CONVERSATIONS)]
+    rejected = [r["id"] for r in records_in(run / REJECTED)]
     assert accepted == ["c000000", "c000001", "c000002"]
     assert sorted(rejected) == ["c000000-k0", "c000001-k0", "c000002-k0"]  # nothing twice
     whole = json.loads((tmp_path / "whole" / "run" / ITERATIONS).read_text())

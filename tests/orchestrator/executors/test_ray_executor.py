@@ -17,6 +17,7 @@ from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import Progress, execute_run
 from orchestrator.executors.ray import RayExecutor, runtime_env
 from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, ITERATIONS, MANIFEST
 from orchestrator.store.records import ConversationRecord
 from tests.helpers import ROOT
@@ -41,7 +42,7 @@ def ray_cluster() -> Iterator[None]:
 
 
 def _records(run: Path) -> list[ConversationRecord]:
-    return [ConversationRecord.model_validate_json(line) for line in (run / CONVERSATIONS).open()]
+    return read_jsonl(run / CONVERSATIONS, ConversationRecord.model_validate_json).records
 
 
 def _request(tmp_path: Path, base_url: str, n: int, *, scenario: str = "multiparty", workers: int = 2,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import (
     CONVERSATIONS,
     FAILURES,
@@ -76,7 +77,7 @@ def test_kill_9_then_resume_yields_exactly_the_requested_count(tmp_path: Path) -
     assert kills >= 3  # the run really was interrupted several times
     raw = records.read_bytes()
     assert raw.endswith(b"\n")
-    parsed = [ConversationRecord.model_validate_json(line) for line in raw.splitlines()]
+    parsed = read_jsonl(records, ConversationRecord.model_validate_json).records
     ids = [r.id for r in parsed]
     assert len(parsed) == N and len(set(ids)) == N
     # per-index seeds are the same as an uninterrupted run would have used
@@ -84,7 +85,7 @@ def test_kill_9_then_resume_yields_exactly_the_requested_count(tmp_path: Path) -
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["status"] == "complete" and manifest["counts"]["written"] == N
     failures = out / FAILURES
-    failed = {json.loads(line)["index"] for line in failures.open()} if failures.exists() else set()
+    failed = {r["index"] for r in read_jsonl(failures).records} if failures.exists() else set()
     assert not failed & {r.index for r in parsed}  # an index completes once
     hub = json.loads((out / HUB).read_text())
     assert len({s["id"] for s in hub["shots"]}) == len(hub["shots"])
@@ -112,11 +113,11 @@ def test_kill_9_then_resume_a_generator_critic_run_yields_exactly_n_accepted(tmp
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()[-2000:]
     assert kills >= 2
-    parsed = [ConversationRecord.model_validate_json(line) for line in records.read_bytes().splitlines()]
+    parsed = read_jsonl(records, ConversationRecord.model_validate_json).records
     assert len(parsed) == n and len({r.id for r in parsed}) == n
     assert all(r.review is not None and r.review.decision == "accepted" for r in parsed)
     rejected_file = out / REJECTED
-    rejected = [json.loads(line)["id"] for line in rejected_file.open()] if rejected_file.exists() else []
+    rejected = [r["id"] for r in read_jsonl(rejected_file).records] if rejected_file.exists() else []
     assert len(rejected) == len(set(rejected))  # no candidate written twice
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["status"] == "complete"
