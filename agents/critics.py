@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agents.prompting import PromptTemplate, render
 from agents.reply_check import leak_problems
 from agents.reply_check import words as _words
-from agents.schemas import Experience, speaker_slug
+from agents.schemas import Experience, Turn, speaker_slug
 
 CriticRole = Literal["gate", "quality"]
 REQUIRED_PARTS = ("system", "user")
@@ -77,16 +77,11 @@ class Verdict(_Strict):
     errors: list[str] = []
 
 
-class CandidateTurn(_Strict):
-    speaker: str
-    text: str
-
-
 class CandidateView(_Strict):
     """What every expert sees: the experience and the candidate's turns (display names)."""
 
     experience: Experience
-    turns: list[CandidateTurn]
+    turns: list[Turn]
 
 
 # --------------------------------------------------------------------------- LLM experts

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from agents.errors import UserError
+from agents.schemas import Turn
 from evaluation.text import strip_speaker_labels
 from orchestrator.config.yaml_files import describe_validation_error
 from orchestrator.store.jsonl import read_jsonl
@@ -25,12 +26,6 @@ from orchestrator.store.records import ConversationRecord
 
 PersonaSource = Literal["generated", "sampled"]
 BASELINE_NAMES = ("chitchat",)
-
-
-@dataclass(frozen=True)
-class Turn:
-    speaker: str
-    text: str
 
 
 @dataclass(frozen=True)

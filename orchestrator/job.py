@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from agents.critics import CandidateTurn, CandidateView
+from agents.critics import CandidateView
 from agents.errors import GenerationError, UserError
-from agents.schemas import Experience, speaker_slug
+from agents.schemas import Experience, Turn, speaker_slug
 from orchestrator.config import Scenario
 from orchestrator.critics.panel import CandidateReview, CriticPanel, PanelDecision
 from orchestrator.models.hub import ModelHub
 from orchestrator.personas.sources import GivenPersona, describe_draw, framed_request
-from orchestrator.stages.conversation import ConversationPrompts, Turn, run_group_chat
+from orchestrator.stages.conversation import ConversationPrompts, run_group_chat
 from orchestrator.stages.experience import generate_experience
 from orchestrator.stages.fewshot_hub import Shot
 from orchestrator.store.layout import transcript_name
@@ -40,7 +40,6 @@ from orchestrator.store.records import (
     Review,
     RoleUsageRecord,
     Timing,
-    TurnRecord,
 )
 from orchestrator.store.transcript import RoleUsage, Transcript
 
@@ -217,7 +216,7 @@ async def run_job(job: ConversationJob, context: RunContext, models: ModelHub) -
         id=job.conv_id, index=job.index, scenario=scenario.name, experience=experience,
         participants=[p.name for p in experience.participants],
         speaker_ids={speaker_slug(p.name): p.name for p in experience.participants},
-        turns=[TurnRecord(speaker=t.speaker, text=t.text) for t in turns],
+        turns=turns,
         usage=_usage_records(transcript),
         timing=_timing(started_at, t0, transcript),
         models=context.models_by_role,
@@ -264,8 +263,7 @@ async def _review_candidates(
                 reason=reason, usage={}, timing=Timing(started_at=started_at, wall_seconds=0.0, llm_seconds=0.0)))
             continue
         candidates[k] = turns
-        view = CandidateView(experience=experience,
-                             turns=[CandidateTurn(speaker=t.speaker, text=t.text) for t in turns])
+        view = CandidateView(experience=experience, turns=turns)
         reviews.append(await panel.review(k, view, clients=critic_client, transcript=transcript, seed=seed))
     decision = panel.decide(reviews)
     transcript.add("panel_decision", winner=decision.winner, votes=decision.votes,
@@ -277,7 +275,7 @@ async def _review_candidates(
         result.rejected.append(RejectedRecord(
             id=f"{job.conv_id}-k{review.candidate}", experience_id=job.conv_id, index=job.index,
             scenario=scenario.name, experience=experience,
-            turns=[TurnRecord(speaker=t.speaker, text=t.text) for t in candidates[review.candidate]],
+            turns=candidates[review.candidate],
             review=_review(job.iteration, review.candidate, n, review, decision),
             transcript=transcript_name(job.conv_id),
         ))

@@ -79,7 +79,7 @@ def conversation_detail(
     return {
         "experience": rr.experience(record),
         "names": rr.display_names(record),
-        "turns": rr.turns(record),
+        "turns": [t.model_dump() for t in rr.turns(record)],
         "selections": [
             {k: e.get(k) for k in ("speaker", "candidates", "method", "attempt") if k in e}
             for e in events

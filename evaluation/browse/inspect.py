@@ -18,8 +18,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.store import reader as rr
 from agents.errors import UserError
+from orchestrator.store import reader as rr
 
 SPEAKER_COLOURS = (
     "cyan",
@@ -200,9 +200,9 @@ def show_conversation(
     chat.add_column(justify="right", no_wrap=True)
     chat.add_column(overflow="fold")
     for turn in rr.turns(record):
-        shown = names.get(turn["speaker"], turn["speaker"])
+        shown = names.get(turn.speaker, turn.speaker)
         chat.add_row(
-            Text(shown, style=f"bold {colours.get(turn['speaker'], 'white')}"), turn["text"]
+            Text(shown, style=f"bold {colours.get(turn.speaker, 'white')}"), turn.text
         )
     console.print(Panel(chat, title=f"conversation, {len(rr.turns(record))} turns"))
     if rr.verdicts(record):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import UserError
+from agents.schemas import Turn
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import (
     CONVERSATIONS,
@@ -131,15 +132,11 @@ def read_transcript(run: RunData, conversation_id: str) -> tuple[list[dict[str, 
 # --- per-conversation facts, read defensively ---------------------------------------------
 
 
-def turns(record: dict[str, Any]) -> list[dict[str, str]]:
+def turns(record: dict[str, Any]) -> list[Turn]:
     raw = record.get("turns")
     if not isinstance(raw, list):
         return []
-    return [
-        {"speaker": str(t.get("speaker", "?")), "text": str(t.get("text", ""))}
-        for t in raw
-        if isinstance(t, dict)
-    ]
+    return [Turn(speaker=str(t.get("speaker", "?")), text=str(t.get("text", ""))) for t in raw if isinstance(t, dict)]
 
 
 def experience(record: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +156,7 @@ def display_names(record: dict[str, Any]) -> dict[str, str]:
     for name in record.get("participants") or []:
         names.setdefault(str(name), str(name))
     for turn in turns(record):
-        names.setdefault(turn["speaker"], turn["speaker"])
+        names.setdefault(turn.speaker, turn.speaker)
     return names
 
 
@@ -168,7 +165,7 @@ def speakers(record: dict[str, Any]) -> list[str]:
     listed = record.get("participants")
     if isinstance(listed, list) and listed:
         return [str(p) for p in listed]
-    return list(dict.fromkeys(t["speaker"] for t in turns(record)))
+    return list(dict.fromkeys(t.speaker for t in turns(record)))
 
 
 def _as_bool(value: Any) -> bool | None:
@@ -275,5 +272,5 @@ def matches(record: dict[str, Any], needle: str) -> bool:
     exp = experience(record)
     haystack += [str(exp.get("topic", "")), str(exp.get("situation", ""))]
     haystack += [p.get("name", "") for p in personas(record)]
-    haystack += [f"{t['speaker']} {t['text']}" for t in turns(record)]
+    haystack += [f"{t.speaker} {t.text}" for t in turns(record)]
     return any(needle in str(h).casefold() for h in haystack)

@@ -8,18 +8,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.critics import Verdict
-from agents.schemas import Experience
+from agents.schemas import Experience, Turn
 
 RECORD_VERSION = 1
 
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class TurnRecord(_Record):
-    speaker: str
-    text: str
 
 
 class RoleUsageRecord(_Record):
@@ -73,7 +68,7 @@ class ConversationRecord(_Record):
     experience: Experience
     participants: list[str]
     speaker_ids: dict[str, str] = Field(description="agent name -> display name")
-    turns: list[TurnRecord]
+    turns: list[Turn]
     usage: dict[str, RoleUsageRecord]
     timing: Timing
     models: dict[str, str]
@@ -104,6 +99,6 @@ class RejectedRecord(_Record):
     index: int
     scenario: str
     experience: Experience
-    turns: list[TurnRecord]
+    turns: list[Turn]
     review: Review
     transcript: str

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from evaluation.corpus import Conversation, Turn
+from agents.schemas import Turn
+from evaluation.corpus import Conversation
 from evaluation.diversity import dataset_diversity, mean_pairwise_cosine_distance, near_duplicates
 from evaluation.metrics import (
     MIN_MTLD_TOKENS,
@@ -21,7 +22,7 @@ from evaluation.text import strip_speaker_labels, tokens
 
 
 def conv(cid: str, *turns: tuple[str, str]) -> Conversation:
-    return Conversation(id=cid, turns=tuple(Turn(s, t) for s, t in turns))
+    return Conversation(id=cid, turns=tuple(Turn(speaker=s, text=t) for s, t in turns))
 
 
 # Hand computation (threshold 0.72, forward and backward agree on these palindromic cases):
@@ -126,7 +127,7 @@ def test_dataset_diversity_with_a_stub_encoder_reports_duplicates_and_topics() -
 
     experience = {"topic": "Bikes", "situation": "A ride"}
     data = [
-        Conversation(id=f"c{i}", turns=(Turn("A", text),), experience=experience)
+        Conversation(id=f"c{i}", turns=(Turn(speaker="A", text=text),), experience=experience)
         for i, text in enumerate(["same words", "same words", "different text entirely"])
     ]
     result, mean_sims = dataset_diversity(data, encode=encode, threshold=0.99)
