@@ -27,9 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from agents.prompting import PromptTemplate, render
 from agents.reply_check import leak_problems
 from agents.reply_check import words as _words
-from agents.schemas import Experience, Turn, speaker_slug
+from agents.schemas import speaker_slug
+from agents.verdicts import CandidateView, CriticRole
 
-CriticRole = Literal["gate", "quality"]
 REQUIRED_PARTS = ("system", "user")
 
 
@@ -62,26 +62,6 @@ class RuleOutput(_Strict):
 
     rationale: str
     verdict: Literal["pass", "fail"]
-
-
-class Verdict(_Strict):
-    """One expert's judgement of one candidate, as the panel records it."""
-
-    expert: str
-    role: CriticRole
-    method: Literal["llm", "rule"]  # a model call or a rule (no model)
-    status: Literal["pass", "fail", "abstain", "skipped"]
-    score: int | None = None
-    rationale: str = ""
-    attempts: int = 0
-    errors: list[str] = []
-
-
-class CandidateView(_Strict):
-    """What every expert sees: the experience and the candidate's turns (display names)."""
-
-    experience: Experience
-    turns: list[Turn]
 
 
 # --------------------------------------------------------------------------- LLM experts

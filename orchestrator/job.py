@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from agents.critics import CandidateView
 from agents.errors import GenerationError, UserError
 from agents.schemas import Experience, Turn, speaker_slug
+from agents.verdicts import CandidateView
 from orchestrator.config import Scenario
 from orchestrator.critics.panel import CandidateReview, CriticPanel, PanelDecision
 from orchestrator.models.hub import ModelHub

@@ -23,22 +23,20 @@ from pydantic import ValidationError
 
 from agents.critics import (
     REQUIRED_PARTS,
-    CandidateView,
-    CriticRole,
     GateOutput,
     QualityOutput,
     RuleCritic,
     RuleLimits,
     RuleOutput,
-    Verdict,
     build_llm_critic,
     candidate_message,
     critic_agent_name,
     critic_request,
 )
-from agents.prompting import PromptTemplate
-from orchestrator.config import RULE_EXPERTS, CriticsConfig
 from agents.errors import ConfigError
+from agents.prompting import PromptTemplate
+from agents.verdicts import CandidateView, CriticRole, Verdict
+from orchestrator.config import RULE_EXPERTS, CriticsConfig
 from orchestrator.config.prompt_files import load_prompt
 from orchestrator.store.transcript import Transcript
 

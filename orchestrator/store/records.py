@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.critics import Verdict
 from agents.schemas import Experience, Turn
+from agents.verdicts import Verdict
 
 RECORD_VERSION = 1
 

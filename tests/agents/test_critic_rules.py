@@ -8,13 +8,13 @@ import pytest
 from autogen_agentchat.messages import StructuredMessage
 
 from agents.critics import (
-    CandidateView,
     RuleCritic,
     RuleLimits,
     RuleOutput,
     candidate_message,
 )
 from agents.schemas import Experience, Turn
+from agents.verdicts import CandidateView
 from tests.helpers import FIXTURES
 
 FIXTURE = json.loads((FIXTURES / "critic_conversations.json").read_text())

@@ -9,9 +9,9 @@ from collections import defaultdict, deque
 import pytest
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
-from agents.critics import CandidateView, Verdict
 from agents.errors import ConfigError
 from agents.schemas import Experience, Turn
+from agents.verdicts import CandidateView, Verdict
 from orchestrator.config import CriticsConfig, RoleSettings
 from orchestrator.critics.panel import CandidateReview, CriticPanel, decide
 from orchestrator.models.hub import RecordingClient
