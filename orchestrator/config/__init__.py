@@ -15,7 +15,6 @@ from orchestrator.config.models import (
 )
 from orchestrator.config.paths import PROJECT_ROOT, PROMPTS_DIR, SCENARIOS_DIR
 from orchestrator.config.scenario import (
-    RULE_EXPERTS,
     CriticsConfig,
     PersonaSourceConfig,
     Scenario,
@@ -27,7 +26,6 @@ __all__ = [
     "PROJECT_ROOT",
     "PROMPTS_DIR",
     "ROLES",
-    "RULE_EXPERTS",
     "SCENARIOS_DIR",
     "AzureOpenAIBackend",
     "CacheConfig",

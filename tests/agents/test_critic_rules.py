@@ -7,12 +7,8 @@ import json
 import pytest
 from autogen_agentchat.messages import StructuredMessage
 
-from agents.critics import (
-    RuleCritic,
-    RuleLimits,
-    RuleOutput,
-    candidate_message,
-)
+from agents.critic_rules import RULE_CHECKS, RuleLimits
+from agents.critics import RuleCritic, RuleOutput, candidate_message
 from agents.schemas import Experience, Turn
 from agents.verdicts import CandidateView
 from tests.helpers import FIXTURES
@@ -20,7 +16,7 @@ from tests.helpers import FIXTURES
 FIXTURE = json.loads((FIXTURES / "critic_conversations.json").read_text())
 EXPERIENCE = Experience.model_validate(FIXTURE["experience"])
 LIMITS = RuleLimits(min_turns=6, max_turns=40)
-RULES = ("repetition", "format_leak", "length", "participation", "profanity")
+RULES = sorted(RULE_CHECKS)
 
 
 def view(name: str) -> CandidateView:
