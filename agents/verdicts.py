@@ -7,17 +7,21 @@ Plain pydantic, no AutoGen: run records (orchestrator/store/records.py) and the 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
 from agents.schemas import Experience, Turn
 
-__all__ = ["VERDICT_STATUSES", "CandidateView", "CriticRole", "Verdict", "VerdictStatus"]
+__all__ = ["CRITIC_ROLES", "VERDICT_METHODS", "VERDICT_STATUSES", "CandidateView", "CriticRole", "Verdict",
+           "VerdictMethod", "VerdictStatus"]
 
 CriticRole = Literal["gate", "quality"]
+VerdictMethod = Literal["llm", "rule"]  # a model call or a rule (no model)
 VerdictStatus = Literal["pass", "fail", "abstain", "skipped"]
-VERDICT_STATUSES: tuple[VerdictStatus, ...] = ("pass", "fail", "abstain", "skipped")
+CRITIC_ROLES: tuple[CriticRole, ...] = get_args(CriticRole)
+VERDICT_METHODS: tuple[VerdictMethod, ...] = get_args(VerdictMethod)
+VERDICT_STATUSES: tuple[VerdictStatus, ...] = get_args(VerdictStatus)
 
 
 class _Strict(BaseModel):
@@ -36,7 +40,7 @@ class Verdict(_Strict):
 
     expert: str
     role: CriticRole
-    method: Literal["llm", "rule"]  # a model call or a rule (no model)
+    method: VerdictMethod
     status: VerdictStatus
     score: int | None = None
     rationale: str = ""

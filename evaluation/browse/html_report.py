@@ -85,7 +85,7 @@ def conversation_detail(
             for e in events
             if e.get("event") == "speaker_selected"
         ],
-        "verdicts": [v.__dict__ for v in verdicts],
+        "verdicts": [v.model_dump() for v in verdicts],
         "calls": [
             {
                 "agent": e.get("agent"),

@@ -9,12 +9,15 @@ a one-line note in `RunData.notes` instead of a traceback.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from agents.critic_rules import RULE_CHECKS
 from agents.errors import UserError
 from agents.schemas import Turn
+from agents.verdicts import CRITIC_ROLES, VERDICT_METHODS, VERDICT_STATUSES, Verdict
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import (
     CONVERSATIONS,
@@ -26,17 +29,6 @@ from orchestrator.store.layout import (
     transcript_name,
     transcript_path,
 )
-
-
-@dataclass
-class Verdict:
-    """One critic expert's opinion, normalised from whatever shape the record used."""
-
-    expert: str
-    passed: bool | None
-    score: float | None
-    rationale: str
-    kind: str = ""
 
 
 @dataclass
@@ -186,19 +178,45 @@ def _as_number(value: Any) -> float | None:
     return float(value)
 
 
+T = TypeVar("T")
+
+
+def _one_of(value: Any, allowed: tuple[T, ...]) -> T | None:
+    return next((a for a in allowed if a == value), None)
+
+
+# Keys older or hand-made verdicts used for pass/fail, in the order they are trusted.
+_PASS_KEYS = ("passed", "pass", "accepted", "ok", "verdict", "decision")
+
+
 def normalise_verdict(raw: Any, expert: str = "") -> Verdict | None:
+    """The verdict as the panel records it (agents/verdicts.py). Records and transcript events
+    of this version carry that shape; an older or hand-made one (`passed`/`kind`, a `verdict`
+    word, a fractional score) is mapped onto it: the status from the first pass/fail word, else
+    "abstain"; the role from `kind`/`type`, else quality when scored; the method from the
+    expert's name (rule experts are known by name); the score rounded."""
     if not isinstance(raw, dict):
         return None
-    name = raw.get("expert") or raw.get("name") or raw.get("critic") or expert or "?"
-    passed = None
-    for key in ("passed", "pass", "accepted", "ok", "verdict", "decision"):
-        if key in raw:
-            passed = _as_bool(raw[key])
-            if passed is not None:
-                break
-    rationale = raw.get("rationale") or raw.get("reason") or raw.get("explanation") or ""
-    kind = raw.get("kind") or raw.get("role") or raw.get("type") or ""
-    return Verdict(str(name), passed, _as_number(raw.get("score")), str(rationale), str(kind))
+    name = str(raw.get("expert") or raw.get("name") or raw.get("critic") or expert or "?")
+    status = _one_of(raw.get("status"), VERDICT_STATUSES)
+    if status is None:
+        passed = next((p for p in (_as_bool(raw.get(key)) for key in _PASS_KEYS) if p is not None), None)
+        status = "abstain" if passed is None else "pass" if passed else "fail"
+    score = _as_number(raw.get("score"))
+    role = _one_of(raw.get("role") or raw.get("kind") or raw.get("type"), CRITIC_ROLES)
+    if role is None:
+        role = "gate" if score is None else "quality"
+    method = _one_of(raw.get("method"), VERDICT_METHODS)
+    if method is None:
+        method = "rule" if name in RULE_CHECKS else "llm"
+    attempts, errors = raw.get("attempts"), raw.get("errors")
+    return Verdict(
+        expert=name, role=role, method=method, status=status,
+        score=round(score) if score is not None and math.isfinite(score) else None,
+        rationale=str(raw.get("rationale") or raw.get("reason") or raw.get("explanation") or ""),
+        attempts=attempts if isinstance(attempts, int) and not isinstance(attempts, bool) else 0,
+        errors=[str(e) for e in errors] if isinstance(errors, list) else [],
+    )
 
 
 def verdicts(record: dict[str, Any]) -> list[Verdict]:
