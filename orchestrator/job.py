@@ -38,10 +38,10 @@ from orchestrator.store.records import (
     Provenance,
     RejectedRecord,
     Review,
-    RoleUsageRecord,
     Timing,
 )
-from orchestrator.store.transcript import RoleUsage, Transcript
+from orchestrator.store.transcript import Transcript
+from orchestrator.store.usage import RoleUsage
 
 __all__ = ["ConversationJob", "JobResult", "RunContext", "conversation_id", "plan_job", "run_job"]
 
@@ -147,10 +147,6 @@ def plan_job(
                            candidates=candidates)
 
 
-def _usage_records(transcript: Transcript) -> dict[str, RoleUsageRecord]:
-    return {role: RoleUsageRecord(**usage) for role, usage in transcript.usage_dict().items()}
-
-
 def _timing(started_at: str, t0: float, transcript: Transcript) -> Timing:
     return Timing(started_at=started_at, wall_seconds=round(time.perf_counter() - t0, 3),
                   llm_seconds=round(transcript.llm_seconds, 3))
@@ -189,7 +185,7 @@ async def run_job(job: ConversationJob, context: RunContext, models: ModelHub) -
             if isinstance(outcome, str):  # every candidate rejected or failed: the experience's one failure
                 result.failure = FailureRecord(
                     id=job.conv_id, index=job.index, scenario=scenario.name, stage="review", reason=outcome,
-                    usage=_usage_records(transcript), timing=_timing(started_at, t0, transcript))
+                    usage=transcript.usage_by_role(), timing=_timing(started_at, t0, transcript))
                 result.transcript, result.usage = transcript.events, transcript.usage
                 return result
             turns, review = outcome
@@ -207,7 +203,7 @@ async def run_job(job: ConversationJob, context: RunContext, models: ModelHub) -
         transcript.add("conversation_failed", stage=stage, reason=reason)
         result.failure = FailureRecord(
             id=job.conv_id, index=job.index, scenario=scenario.name, stage=stage,  # type: ignore[arg-type]
-            reason=reason, attempts=attempts, usage=_usage_records(transcript),
+            reason=reason, attempts=attempts, usage=transcript.usage_by_role(),
             timing=_timing(started_at, t0, transcript))
         result.transcript, result.usage = transcript.events, transcript.usage
         return result
@@ -217,7 +213,7 @@ async def run_job(job: ConversationJob, context: RunContext, models: ModelHub) -
         participants=[p.name for p in experience.participants],
         speaker_ids={speaker_slug(p.name): p.name for p in experience.participants},
         turns=turns,
-        usage=_usage_records(transcript),
+        usage=transcript.usage_by_role(),
         timing=_timing(started_at, t0, transcript),
         models=context.models_by_role,
         provenance=Provenance(

@@ -138,7 +138,7 @@ def _expand(args: argparse.Namespace) -> int:
     report = result.report()
     report["settings"] = settings.__dict__
     report["seeds_file"] = str(args.seeds)
-    report["usage"] = expander.transcript.usage_dict()
+    report["usage"] = {role: u.model_dump() for role, u in expander.transcript.usage_by_role().items()}
     print(
         f"attributes: {report['attributes_before']} -> {report['attributes_after']} "
         f"(+{report['added']}, {report['growth_percent']}%) in {report['seconds']} s"

@@ -9,24 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.schemas import Experience, Turn
 from agents.verdicts import Verdict
+from orchestrator.store.usage import RoleUsage
 
 RECORD_VERSION = 1
 
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class RoleUsageRecord(_Record):
-    calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    cached_calls: int = 0
-    # tokens of cache hits, not included in prompt_tokens/completion_tokens (not spent)
-    cached_prompt_tokens: int = 0
-    cached_completion_tokens: int = 0
-    cost_usd: float = 0.0  # from the backend's `prices`; 0 without a price table
-    seconds: float = 0.0
 
 
 class Timing(_Record):
@@ -69,7 +58,7 @@ class ConversationRecord(_Record):
     participants: list[str]
     speaker_ids: dict[str, str] = Field(description="agent name -> display name")
     turns: list[Turn]
-    usage: dict[str, RoleUsageRecord]
+    usage: dict[str, RoleUsage]
     timing: Timing
     models: dict[str, str]
     provenance: Provenance
@@ -85,7 +74,7 @@ class FailureRecord(_Record):
     stage: Literal["experience", "conversation", "review"]  # review: every candidate was rejected
     reason: str
     attempts: list[dict[str, Any]] = []
-    usage: dict[str, RoleUsageRecord]
+    usage: dict[str, RoleUsage]
     timing: Timing
 
 

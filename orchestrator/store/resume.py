@@ -19,7 +19,7 @@ from orchestrator.job import JobResult, conversation_id
 from orchestrator.stages.fewshot_hub import FewShotHub
 from orchestrator.store.layout import CONVERSATIONS, FAILURES, HUB, ITERATIONS, MANIFEST, REJECTED
 from orchestrator.store.records import ConversationRecord, FailureRecord, RejectedRecord
-from orchestrator.store.transcript import RoleUsage
+from orchestrator.store.usage import RoleUsage, add_usage
 from orchestrator.store.writer import RunStore
 
 
@@ -59,8 +59,7 @@ def restore(store: RunStore, *, generator_critic: bool = False) -> RestoredRun:
     experience_failures = [r for r in failures if _experience_failure(r)]
     restored = RestoredRun()
     for usage_by_role in [*(r.usage for r in conversations), *(r.usage for r in experience_failures)]:
-        for role, usage in usage_by_role.items():
-            restored.usage.setdefault(role, RoleUsage()).merge(RoleUsage(**usage.model_dump()))
+        add_usage(restored.usage, usage_by_role)
     restored.written = [r.index for r in conversations]
     restored.experiences = [(r.id, r.experience) for r in conversations]
     restored.failed = [r.index for r in experience_failures]
