@@ -1,7 +1,6 @@
 """Configuration users edit: scenarios, model backends and roles, prompt files, where they live."""
 
 from orchestrator.config.models import (
-    ROLES,
     AzureOpenAIBackend,
     CacheConfig,
     LocalBackend,
@@ -25,7 +24,6 @@ from orchestrator.config.scenario import (
 __all__ = [
     "PROJECT_ROOT",
     "PROMPTS_DIR",
-    "ROLES",
     "SCENARIOS_DIR",
     "AzureOpenAIBackend",
     "CacheConfig",

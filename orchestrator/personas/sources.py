@@ -95,11 +95,6 @@ class PersonaSource:
     def mode(self) -> str:
         return self.config.source
 
-    def pool_size(self) -> int:
-        if self.mode == "reused":
-            return len(self.groups)
-        return len(self.library) if self.config.hub == "library" else len(self.descriptions)
-
     def group_size(self, index: int) -> int | None:
         """Reused groups fix the number of participants; other modes leave it to the scenario."""
         if self.mode != "reused":

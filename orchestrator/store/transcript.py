@@ -33,11 +33,3 @@ class Transcript:
     @property
     def llm_seconds(self) -> float:
         return sum(u.seconds for u in self.usage.values())
-
-    @property
-    def total_tokens(self) -> int:
-        return sum(u.total_tokens for u in self.usage.values())
-
-    @property
-    def cost_usd(self) -> float:
-        return sum(u.cost_usd for u in self.usage.values())

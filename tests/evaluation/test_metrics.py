@@ -14,7 +14,7 @@ from evaluation.diversity import dataset_diversity, mean_pairwise_cosine_distanc
 from evaluation.metrics import (
     MIN_MTLD_TOKENS,
     dataset_statistics,
-    distinct_n,
+    distinct_ns,
     mtld,
     mtld_per_conversation,
 )
@@ -104,11 +104,12 @@ def test_statistics_count_words_turns_and_speaker_shares() -> None:
 
 def test_distinct_n_on_fixture_turns() -> None:
     data = [conv("c1", ("A", "the cat the cat"), ("B", "the dog"))]
+    distinct = distinct_ns(data, (1, 2, 3))
     # unigrams: the,cat,the,cat,the,dog -> 3 unique / 6
-    assert distinct_n(data, 1) == pytest.approx(3 / 6)
+    assert distinct["distinct_1"] == pytest.approx(3 / 6)
     # bigrams within turns: (the cat),(cat the),(the cat),(the dog) -> 3 unique / 4
-    assert distinct_n(data, 2) == pytest.approx(3 / 4)
-    assert distinct_n(data, 3) == pytest.approx(2 / 2)
+    assert distinct["distinct_2"] == pytest.approx(3 / 4)
+    assert distinct["distinct_3"] == pytest.approx(2 / 2)
 
 
 def test_near_duplicates_and_pairwise_distance_on_fixed_vectors() -> None:

@@ -12,11 +12,18 @@ from autogen_ext.models.replay import ReplayChatCompletionClient
 from evaluation.corpus import load_path
 from evaluation.judge.engines import ChatClientJudgeEngine
 from evaluation.judge.geval import judge_conversations, judge_item, load_judge_questions, summarise
-from evaluation.judge.scoring import ScoreTokens, resolve_score, weighted_score
+from evaluation.judge.scoring import ScoreTokens, resolve_score
 from tests.helpers import FIXTURES
 
 RUN = FIXTURES / "eval_run"
 ln = math.log
+
+
+def weighted_score(top: list[tuple[str, float]]) -> float | None:
+    """The score of the judge's top logprobs alone (no fallback)."""
+    outcome = resolve_score(ScoreTokens(top=top))
+    assert outcome is None or outcome.method == "top_logprobs"
+    return None if outcome is None else outcome.score
 
 
 def test_all_mass_on_four_scores_four() -> None:
