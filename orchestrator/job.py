@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from agents.critics import critic_agent_name
 from agents.errors import GenerationError, UserError
 from agents.schemas import Experience, Turn, speaker_slug
 from agents.verdicts import CandidateView
@@ -239,7 +240,7 @@ async def _review_candidates(
     prompts = ConversationPrompts(context.prompts["persona"], context.prompts["group_chat"])
 
     def critic_client(expert: str, tr: Transcript, seed: int) -> Any:
-        return models.client("critic", agent=f"critic_{expert}", transcript=tr, seed=seed)
+        return models.client("critic", agent=critic_agent_name(expert), transcript=tr, seed=seed)
 
     candidates: dict[int, list[Turn]] = {}
     reviews: list[CandidateReview] = []
