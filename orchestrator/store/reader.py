@@ -1,9 +1,11 @@
 """Read a run directory for inspection, reports and export, tolerating partial runs.
 
 Records are read as plain JSON dicts, not through the strict pydantic models: an interrupted
-run (truncated last line), an older record version, or fields added later (critic `review`,
-`rejected.jsonl`, `evaluation/`) must still be shown. Everything missing or unreadable becomes
-a one-line note in `RunData.notes` instead of a traceback.
+run (a torn last line, see orchestrator/store/jsonl.py), an older record version, or fields
+added later (critic `review`, `rejected.jsonl`, `evaluation/`) must still be shown. Everything
+missing or unreadable becomes a one-line note in `RunData.notes` instead of a traceback. The
+facts shown come out as the project's own types: turns as `Turn`, critic verdicts of any
+recorded shape as the panel's `Verdict`.
 """
 
 from __future__ import annotations
