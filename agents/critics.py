@@ -4,17 +4,15 @@ Two kinds of expert judge one candidate conversation together with its experienc
 - LLM experts: an AssistantAgent per expert whose system message and request come from
   `prompts/critic_<name>.yaml`, answering with a schema-constrained verdict (`GateOutput`
   for gate experts, `QualityOutput` for quality experts);
-- rule experts: agents that call no model (`RuleCritic`), cheap and reliable even when the
-  model is tiny: degenerate repetition, format leaks, length bounds, a silent speaker, profanity.
+- rule experts: agents that call no model (`RuleCritic`), running the checks of
+  agents/critic_rules.py.
 
-This module declares agents and pure checks only: no loops over candidates, no I/O.
+This module declares agents only: no loops over candidates, no I/O.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from autogen_agentchat.agents import AssistantAgent, BaseChatAgent
@@ -24,12 +22,10 @@ from autogen_core import CancellationToken
 from autogen_core.models import ChatCompletionClient
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.critic_rules import RULE_CHECKS, RuleLimits
 from agents.prompting import PromptTemplate, render
-from agents.reply_check import leak_problems
-from agents.reply_check import words as _words
-from agents.schemas import Experience, speaker_slug
+from agents.verdicts import CandidateView, CriticRole
 
-CriticRole = Literal["gate", "quality"]
 REQUIRED_PARTS = ("system", "user")
 
 
@@ -62,31 +58,6 @@ class RuleOutput(_Strict):
 
     rationale: str
     verdict: Literal["pass", "fail"]
-
-
-class Verdict(_Strict):
-    """One expert's judgement of one candidate, as the panel records it."""
-
-    expert: str
-    role: CriticRole
-    method: Literal["llm", "rule"]  # a model call or a rule (no model)
-    status: Literal["pass", "fail", "abstain", "skipped"]
-    score: int | None = None
-    rationale: str = ""
-    attempts: int = 0
-    errors: list[str] = []
-
-
-class CandidateTurn(_Strict):
-    speaker: str
-    text: str
-
-
-class CandidateView(_Strict):
-    """What every expert sees: the experience and the candidate's turns (display names)."""
-
-    experience: Experience
-    turns: list[CandidateTurn]
 
 
 # --------------------------------------------------------------------------- LLM experts
@@ -126,100 +97,6 @@ def critic_request(template: PromptTemplate, view: CandidateView) -> str:
 
 
 # --------------------------------------------------------------------------- rule experts
-@dataclass(frozen=True)
-class RuleLimits:
-    ngram: int = 4
-    max_ngram_repeats: int = 3
-    max_duplicate_turns: int = 0
-    min_turns: int = 4
-    max_turns: int = 40
-    min_words_per_turn: int = 1
-    max_words_per_turn: int = 80
-    profanity_threshold: float = 0.8
-
-
-RuleResult = tuple[bool, str]
-
-
-def check_repetition(view: CandidateView, limits: RuleLimits) -> RuleResult:
-    """Degenerate repetition: a turn repeated verbatim, or one word n-gram over and over."""
-    seen: dict[str, int] = {}
-    duplicates: list[str] = []
-    for i, turn in enumerate(view.turns):
-        key = " ".join(_words(turn.text))
-        if key and key in seen:
-            duplicates.append(f"turn {i + 1} repeats turn {seen[key] + 1} ({turn.text[:60]!r})")
-        seen.setdefault(key, i)
-    if len(duplicates) > limits.max_duplicate_turns:
-        return False, "; ".join(duplicates[:3])
-    grams: Counter[tuple[str, ...]] = Counter()
-    n = limits.ngram
-    for turn in view.turns:
-        words = _words(turn.text)
-        grams.update(tuple(words[j : j + n]) for j in range(len(words) - n + 1))
-    if grams:
-        gram, count = grams.most_common(1)[0]
-        if count > limits.max_ngram_repeats:
-            return False, f"the {n}-gram {' '.join(gram)!r} occurs {count} times (limit {limits.max_ngram_repeats})"
-    return True, f"no repeated turns; no {n}-gram over {limits.max_ngram_repeats} times"
-
-
-def check_format_leak(view: CandidateView, limits: RuleLimits) -> RuleResult:
-    """Speaker labels inside an utterance, prompt/schema text, 'as an AI'."""
-    people = view.experience.participants
-    labels = {p.name for p in people} | {speaker_slug(p.name) for p in people}
-    problems = [f"turn {i + 1} ({turn.speaker}) contains {problem}"
-                for i, turn in enumerate(view.turns) for problem in leak_problems(turn.text, labels)]
-    if problems:
-        return False, "; ".join(problems[:3])
-    return True, "no speaker labels, prompt text or AI disclaimers in the turns"
-
-
-def check_length(view: CandidateView, limits: RuleLimits) -> RuleResult:
-    """Turn count and words per turn within bounds."""
-    count = len(view.turns)
-    if not limits.min_turns <= count <= limits.max_turns:
-        return False, f"{count} turns, expected {limits.min_turns}-{limits.max_turns}"
-    for i, turn in enumerate(view.turns):
-        n = len(_words(turn.text))
-        if n < limits.min_words_per_turn:
-            return False, f"turn {i + 1} ({turn.speaker}) has {n} words (minimum {limits.min_words_per_turn})"
-        if n > limits.max_words_per_turn:
-            return False, f"turn {i + 1} ({turn.speaker}) has {n} words (maximum {limits.max_words_per_turn})"
-    return True, f"{count} turns, each {limits.min_words_per_turn}-{limits.max_words_per_turn} words"
-
-
-def check_participation(view: CandidateView, limits: RuleLimits) -> RuleResult:
-    """Every participant speaks at least once."""
-    spoken = {t.speaker.casefold() for t in view.turns}
-    silent = [p.name for p in view.experience.participants if p.name.casefold() not in spoken]
-    if silent:
-        return False, f"never speaks: {', '.join(silent)}"
-    return True, "every participant speaks"
-
-
-def check_profanity(view: CandidateView, limits: RuleLimits) -> RuleResult:
-    """Offensive language by an offline linear classifier (alt-profanity-check): shallow, but it
-    catches the obvious cases a tiny critic model misses."""
-    from profanity_check import predict_prob
-
-    texts = [t.text for t in view.turns] or [""]
-    probs = [float(p) for p in predict_prob(texts)]
-    worst = max(range(len(probs)), key=probs.__getitem__)
-    if probs[worst] >= limits.profanity_threshold:
-        return False, f"turn {worst + 1} is offensive (p={probs[worst]:.2f}): {texts[worst][:60]!r}"
-    return True, f"max offensive-language probability {probs[worst]:.2f}"
-
-
-RULE_CHECKS: dict[str, Callable[[CandidateView, RuleLimits], RuleResult]] = {
-    "repetition": check_repetition,
-    "format_leak": check_format_leak,
-    "length": check_length,
-    "participation": check_participation,
-    "profanity": check_profanity,
-}
-
-
 class RuleCritic(BaseChatAgent):
     """A critic expert that calls no model: it reads a `StructuredMessage[CandidateView]` and
     answers a `StructuredMessage[RuleOutput]`."""

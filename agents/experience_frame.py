@@ -26,8 +26,6 @@ from agents.schemas import (
     experience_schema,
 )
 
-FRAME_PARTS = ("sampled_system", "sampled_user")
-
 
 class ExperienceFrame(_Output):
     """Everything of an experience except the participants."""

@@ -1,7 +1,9 @@
-"""Structured outputs the agents produce: the experience (ConvoGen) and the speaker choice.
+"""Structured outputs the agents produce: the experience (ConvoGen), the speaker choice and the
+turns of a conversation.
 
-These are LLM outputs, an untrusted edge: `extra="forbid"`, bounded strings and lists (a tiny
-model under a grammar repeats list items until max_tokens without `maxItems`/`maxLength`).
+The experience and the speaker choice are LLM outputs, an untrusted edge: `extra="forbid"`,
+bounded strings and lists (a tiny model under a grammar repeats list items until max_tokens
+without `maxItems`/`maxLength`).
 Structural rules live in the schema, so constrained decoding enforces them; cross-field rules
 (unique names, starter speaker is a participant) live in `experience_problems`, because a
 grammar cannot express them.
@@ -65,6 +67,16 @@ class Experience(_Output):
     situation: str = Field(min_length=1, max_length=300)
     topic: str = Field(min_length=1, max_length=120)
     starter: Starter
+
+
+class Turn(BaseModel):
+    """One turn of a conversation: the speaker's display name and what they said. The one turn
+    type: the group chat returns it, critics read it, run records and the evaluation keep it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    speaker: str
+    text: str
 
 
 def experience_schema(num_participants: int, names: Sequence[str] | None = None) -> type[Experience]:

@@ -27,6 +27,7 @@ from evaluation.metrics import dataset_statistics, distinct_ns, mtld_per_convers
 from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import execute_run
 from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator.store.layout import CONVERSATIONS
 
 
 def generate(mode: str, args: argparse.Namespace, out: Path) -> float:
@@ -80,7 +81,7 @@ def main() -> int:
     for mode in ("fixed", "iterative"):
         run_dir = args.out / mode
         seconds = (
-            generate(mode, args, run_dir) if not (run_dir / "conversations.jsonl").exists() else 0.0
+            generate(mode, args, run_dir) if not (run_dir / CONVERSATIONS).exists() else 0.0
         )
         results[mode] = {
             "run_dir": str(run_dir),

@@ -25,9 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evaluation.browse import html_report
+from evaluation.browse import html_report  # noqa: E402
 from evaluation.browse import inspect as inspect_cli  # noqa: E402
 from orchestrator.store import reader as rr  # noqa: E402
+from orchestrator.store.jsonl import encode_line, read_jsonl  # noqa: E402
+from orchestrator.store.layout import CONVERSATIONS, MANIFEST, REJECTED, TRANSCRIPTS, transcript_path  # noqa: E402
 from tests.browser import start_browser, unavailable_reason  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "run_small"
@@ -44,15 +46,10 @@ EXPERTS = (
 
 def synthetic_run(root: Path, count: int, seed: int = 0) -> None:
     rng = random.Random(seed)
-    templates = [
-        json.loads(line) for line in (FIXTURE / "conversations.jsonl").read_text().splitlines()
-    ]
-    templates += [
-        json.loads(line) for line in (FIXTURE / "rejected.jsonl").read_text().splitlines()
-    ]
-    (root / "transcripts").mkdir(parents=True)
-    (root / "manifest.json").write_text((FIXTURE / "manifest.json").read_text())
-    with (root / "conversations.jsonl").open("w") as out:
+    templates = read_jsonl(FIXTURE / CONVERSATIONS).records + read_jsonl(FIXTURE / REJECTED).records
+    (root / TRANSCRIPTS).mkdir(parents=True)
+    (root / MANIFEST).write_text((FIXTURE / MANIFEST).read_text())
+    with (root / CONVERSATIONS).open("w") as out:
         for i in range(count):
             record = copy.deepcopy(templates[i % len(templates)])
             record["id"], record["index"] = f"s{i:06d}", i
@@ -75,7 +72,7 @@ def synthetic_run(root: Path, count: int, seed: int = 0) -> None:
                     for e in EXPERTS
                 ],
             }
-            out.write(json.dumps(record) + "\n")
+            out.write(encode_line(record))
             events = []
             for n, turn in enumerate(record["turns"]):
                 events.append(
@@ -110,9 +107,7 @@ def synthetic_run(root: Path, count: int, seed: int = 0) -> None:
                         "text": turn["text"],
                     }
                 )
-            (root / "transcripts" / f"{record['id']}.jsonl").write_text(
-                "\n".join(json.dumps(e) for e in events) + "\n"
-            )
+            transcript_path(root, record["id"]).write_text("".join(encode_line(e) for e in events))
 
 
 def measure_browser(html_path: Path, first_id: str) -> dict[str, float]:

@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import execute_run
 from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator.store.jsonl import read_jsonl
+from orchestrator.store.layout import CONVERSATIONS
 
 
 def measure(selector: str, args: argparse.Namespace) -> dict[str, object]:
@@ -44,7 +46,7 @@ def measure(selector: str, args: argparse.Namespace) -> dict[str, object]:
         "selector": selector,
         "written": summary.written,
         "failed": summary.failed,
-        "turns": sum(len(json.loads(line)["turns"]) for line in (out / "conversations.jsonl").open()),
+        "turns": sum(len(r["turns"]) for r in read_jsonl(out / CONVERSATIONS).records),
         "tokens_per_conversation": round(summary.total_tokens / written, 1),
         "selector_tokens_per_conversation": round(tokens(selector_usage) / written, 1),
         "selector_calls_per_conversation": round(int(selector_usage["calls"]) / written, 2),

@@ -14,6 +14,7 @@ from evaluation.corpus import BASELINE_NAMES, Dataset, load_baseline, load_path
 from evaluation.evaluate import DatasetEvaluation, evaluate_dataset
 from evaluation.judge.geval import JudgeItem
 from evaluation.outputs import comparison_rows, markdown_table, text_table, write_evaluation
+from orchestrator.store.layout import EVALUATION_METRICS, EVALUATION_REPORT
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,6 +141,6 @@ def main(argv: list[str]) -> int:
         if evaluation.dataset.kind == "baseline" and args.out is None:
             continue
         written = write_evaluation(evaluation, out_dir, comparison_md, evaluations)
-        _log(f"wrote {written}/report.md, metrics.json, plots")
+        _log(f"wrote {written}/{EVALUATION_REPORT}, {EVALUATION_METRICS}, plots")
     print(text_table(rows))
     return 0

@@ -16,20 +16,16 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from evaluation.text import strip_speaker_labels
 from agents.errors import UserError
-from orchestrator.store.records import ConversationRecord
-from orchestrator.store.writer import CONVERSATIONS, MANIFEST
+from agents.schemas import Turn
+from evaluation.text import strip_speaker_labels
 from orchestrator.config.yaml_files import describe_validation_error
+from orchestrator.store.jsonl import read_jsonl
+from orchestrator.store.layout import CONVERSATIONS, EVALUATION, MANIFEST
+from orchestrator.store.records import ConversationRecord
 
 PersonaSource = Literal["generated", "sampled"]
 BASELINE_NAMES = ("chitchat",)
-
-
-@dataclass(frozen=True)
-class Turn:
-    speaker: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -79,25 +75,18 @@ def _from_record(record: ConversationRecord, persona_source: PersonaSource) -> C
 def read_conversations_jsonl(
     path: Path, persona_source: PersonaSource = "generated"
 ) -> tuple[list[Conversation], list[str]]:
+    """The conversations of a JSONL of conversation records, and notes. A torn last line (see
+    orchestrator/store/jsonl.py) is skipped with a note; any other bad line is a UserError."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        content = read_jsonl(path)
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+    if content.damaged:
+        bad = content.damaged[0]
+        detail = f": {bad.detail}" if bad.detail else ""
+        raise UserError(f"{path}: line {bad.number} {bad.problem}{detail}")
     conversations: list[Conversation] = []
-    notes: list[str] = []
-    numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
-    for position, (lineno, line) in enumerate(numbered):
-        is_last = position == len(numbered) - 1
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if is_last:
-                notes.append(
-                    f"{path}: line {lineno} is truncated (incomplete JSON, {len(line)} "
-                    "characters); skipped it"
-                )
-                continue
-            raise UserError(f"{path}: line {lineno} is not valid JSON: {exc.msg}") from None
+    for lineno, data in zip(content.record_lines, content.records, strict=True):
         try:
             record = ConversationRecord.model_validate(data)
         except ValidationError as exc:
@@ -106,7 +95,7 @@ def read_conversations_jsonl(
                 f"{first} (expected a conversation record as in orchestrator/store/records.py)"
             ) from None
         conversations.append(_from_record(record, persona_source))
-    return conversations, notes
+    return conversations, content.notes
 
 
 def load_path(path: Path) -> Dataset:
@@ -133,7 +122,7 @@ def load_path(path: Path) -> Dataset:
             conversations=conversations,
             kind="run",
             notes=notes,
-            out_dir=path / "evaluation",
+            out_dir=path / EVALUATION,
             manifest=manifest,
         )
     if path.is_file():

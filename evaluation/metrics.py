@@ -93,10 +93,6 @@ def distinct_ns(
     return result
 
 
-def distinct_n(conversations: list[Conversation], n: int) -> float | None:
-    return distinct_ns(conversations, (n,))[f"distinct_{n}"]
-
-
 @dataclass(frozen=True)
 class ConversationStats:
     words: int

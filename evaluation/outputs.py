@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.evaluate import DatasetEvaluation
+from orchestrator.store.layout import EVALUATION_METRICS, EVALUATION_REPORT
 
 # The paper's published human baselines (ConvoGen Table V); we cannot load these corpora offline.
 PAPER_HUMAN_MTLD = {"PERSONA-CHAT (paper)": 49.58, "DailyDialog (paper)": 53.44}
@@ -262,10 +263,10 @@ def write_evaluation(
         if e is not evaluation
     ]
     metrics["paper_human_mtld"] = PAPER_HUMAN_MTLD
-    (out_dir / "metrics.json").write_text(
+    (out_dir / EVALUATION_METRICS).write_text(
         json.dumps(metrics, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
     )
-    (out_dir / "report.md").write_text(
+    (out_dir / EVALUATION_REPORT).write_text(
         report_markdown(evaluation, comparison_md, plots), encoding="utf-8"
     )
     return out_dir

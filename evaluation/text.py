@@ -60,6 +60,3 @@ def strip_speaker_labels(text: str, names: frozenset[str]) -> str:
             return stripped
         stripped = rest.lstrip()
 
-
-def word_count(text: str) -> int:
-    return len(tokens(text))

@@ -18,14 +18,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from orchestrator.executors.base import Executor
-from orchestrator.stages.fewshot_hub import Shot
 from orchestrator.critics.iterations import GeneratorCritic
+from orchestrator.executors.base import Executor
 from orchestrator.job import ConversationJob, JobResult, RunContext, plan_job
-from orchestrator.store.resume import RestoredRun, restore
 from orchestrator.prepare import GENERATION_ROLES, PreparedRun
+from orchestrator.stages.fewshot_hub import Shot
+from orchestrator.store.resume import RestoredRun, restore
+from orchestrator.store.usage import RoleUsage, add_usage
 from orchestrator.store.writer import RunStore
-from orchestrator.store.transcript import RoleUsage
 
 __all__ = ["Progress", "RunSummary", "execute_run", "make_executor"]
 
@@ -145,8 +145,7 @@ class Driver:
 
     # ------------------------------------------------------------------ writing (the only writer)
     def _account(self, result: JobResult) -> None:
-        for role, usage in result.usage.items():
-            self.usage.setdefault(role, RoleUsage()).merge(usage)
+        add_usage(self.usage, result.usage)
         self.progress.tokens += result.tokens
         self.progress.cost_usd += sum(u.cost_usd for u in result.usage.values())
         self.progress.cached_calls += sum(u.cached_calls for u in result.usage.values())
@@ -300,7 +299,7 @@ class Driver:
             "counts": {"written": self.progress.done, "failed": self.progress.failed, "hub_size": len(self.p.hub)},
             "failures": self.failure_reasons,
             "generator_critic": None if self.critic is None else self.critic.manifest(),
-            "usage": {role: u.as_dict() for role, u in sorted(self.usage.items())},
+            "usage": {role: u.model_dump() for role, u in sorted(self.usage.items())},
             "cost_usd": round(sum(u.cost_usd for u in self.usage.values()), 6),
             "seconds": round(seconds, 3),
         }
@@ -325,8 +324,7 @@ async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], N
     executor = executor or make_executor(prepared)
     driver = Driver(prepared, store, executor, on_progress)
     restored = restore(store, generator_critic=driver.critic is not None) if req.resume else RestoredRun()
-    for role, usage in restored.usage.items():
-        driver.usage.setdefault(role, RoleUsage()).merge(usage)
+    add_usage(driver.usage, restored.usage)
     driver.failure_reasons.extend(restored.failure_reasons)
     if driver.critic is None:  # experiences whose hub save was still pending at the crash
         for conv_id, experience in restored.experiences[prepared.hub.offered["generated"]:]:
@@ -362,7 +360,7 @@ async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], N
     critic = driver.critic
     return RunSummary(
         out_dir=req.out_dir, written=driver.progress.done, failed=driver.progress.failed, seconds=seconds,
-        usage={role: u.as_dict() for role, u in sorted(driver.usage.items())},
+        usage={role: u.model_dump() for role, u in sorted(driver.usage.items())},
         llm_busy_seconds=stats.get("llm_busy_seconds", 0.0), failure_reasons=driver.failure_reasons,
         stop_reason=critic.stop_reason if critic else "", rejected=critic.rejected_candidates if critic else 0,
         iterations=critic.report if critic else [], endpoints=stats.get("endpoints", {}),

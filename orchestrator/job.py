@@ -21,27 +21,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from agents.critics import CandidateTurn, CandidateView
-from agents.schemas import Experience, speaker_slug
-from orchestrator.config import Scenario
-from orchestrator.stages.conversation import ConversationPrompts, Turn, run_group_chat
-from orchestrator.critics.panel import CandidateReview, CriticPanel, PanelDecision
+from agents.critics import critic_agent_name
 from agents.errors import GenerationError, UserError
-from orchestrator.stages.experience import generate_experience
-from orchestrator.stages.fewshot_hub import Shot
+from agents.schemas import Experience, Turn, speaker_slug
+from agents.verdicts import CandidateView
+from orchestrator.config import Scenario
+from orchestrator.critics.panel import CandidateReview, CriticPanel, PanelDecision
 from orchestrator.models.hub import ModelHub
 from orchestrator.personas.sources import GivenPersona, describe_draw, framed_request
+from orchestrator.stages.conversation import ConversationPrompts, run_group_chat
+from orchestrator.stages.experience import generate_experience
+from orchestrator.stages.fewshot_hub import Shot
+from orchestrator.store.layout import transcript_name
 from orchestrator.store.records import (
     ConversationRecord,
     FailureRecord,
     Provenance,
     RejectedRecord,
     Review,
-    RoleUsageRecord,
     Timing,
-    TurnRecord,
 )
-from orchestrator.store.transcript import RoleUsage, Transcript
+from orchestrator.store.transcript import Transcript
+from orchestrator.store.usage import RoleUsage
 
 __all__ = ["ConversationJob", "JobResult", "RunContext", "conversation_id", "plan_job", "run_job"]
 
@@ -147,10 +148,6 @@ def plan_job(
                            candidates=candidates)
 
 
-def _usage_records(transcript: Transcript) -> dict[str, RoleUsageRecord]:
-    return {role: RoleUsageRecord(**usage) for role, usage in transcript.usage_dict().items()}
-
-
 def _timing(started_at: str, t0: float, transcript: Transcript) -> Timing:
     return Timing(started_at=started_at, wall_seconds=round(time.perf_counter() - t0, 3),
                   llm_seconds=round(transcript.llm_seconds, 3))
@@ -189,7 +186,7 @@ async def run_job(job: ConversationJob, context: RunContext, models: ModelHub) -
             if isinstance(outcome, str):  # every candidate rejected or failed: the experience's one failure
                 result.failure = FailureRecord(
                     id=job.conv_id, index=job.index, scenario=scenario.name, stage="review", reason=outcome,
-                    usage=_usage_records(transcript), timing=_timing(started_at, t0, transcript))
+                    usage=transcript.usage_by_role(), timing=_timing(started_at, t0, transcript))
                 result.transcript, result.usage = transcript.events, transcript.usage
                 return result
             turns, review = outcome
@@ -207,7 +204,7 @@ async def run_job(job: ConversationJob, context: RunContext, models: ModelHub) -
         transcript.add("conversation_failed", stage=stage, reason=reason)
         result.failure = FailureRecord(
             id=job.conv_id, index=job.index, scenario=scenario.name, stage=stage,  # type: ignore[arg-type]
-            reason=reason, attempts=attempts, usage=_usage_records(transcript),
+            reason=reason, attempts=attempts, usage=transcript.usage_by_role(),
             timing=_timing(started_at, t0, transcript))
         result.transcript, result.usage = transcript.events, transcript.usage
         return result
@@ -216,8 +213,8 @@ async def run_job(job: ConversationJob, context: RunContext, models: ModelHub) -
         id=job.conv_id, index=job.index, scenario=scenario.name, experience=experience,
         participants=[p.name for p in experience.participants],
         speaker_ids={speaker_slug(p.name): p.name for p in experience.participants},
-        turns=[TurnRecord(speaker=t.speaker, text=t.text) for t in turns],
-        usage=_usage_records(transcript),
+        turns=turns,
+        usage=transcript.usage_by_role(),
         timing=_timing(started_at, t0, transcript),
         models=context.models_by_role,
         provenance=Provenance(
@@ -243,7 +240,7 @@ async def _review_candidates(
     prompts = ConversationPrompts(context.prompts["persona"], context.prompts["group_chat"])
 
     def critic_client(expert: str, tr: Transcript, seed: int) -> Any:
-        return models.client("critic", agent=f"critic_{expert}", transcript=tr, seed=seed)
+        return models.client("critic", agent=critic_agent_name(expert), transcript=tr, seed=seed)
 
     candidates: dict[int, list[Turn]] = {}
     reviews: list[CandidateReview] = []
@@ -263,8 +260,7 @@ async def _review_candidates(
                 reason=reason, usage={}, timing=Timing(started_at=started_at, wall_seconds=0.0, llm_seconds=0.0)))
             continue
         candidates[k] = turns
-        view = CandidateView(experience=experience,
-                             turns=[CandidateTurn(speaker=t.speaker, text=t.text) for t in turns])
+        view = CandidateView(experience=experience, turns=turns)
         reviews.append(await panel.review(k, view, clients=critic_client, transcript=transcript, seed=seed))
     decision = panel.decide(reviews)
     transcript.add("panel_decision", winner=decision.winner, votes=decision.votes,
@@ -276,9 +272,9 @@ async def _review_candidates(
         result.rejected.append(RejectedRecord(
             id=f"{job.conv_id}-k{review.candidate}", experience_id=job.conv_id, index=job.index,
             scenario=scenario.name, experience=experience,
-            turns=[TurnRecord(speaker=t.speaker, text=t.text) for t in candidates[review.candidate]],
+            turns=candidates[review.candidate],
             review=_review(job.iteration, review.candidate, n, review, decision),
-            transcript=f"transcripts/{job.conv_id}.jsonl",
+            transcript=transcript_name(job.conv_id),
         ))
     if decision.winner is None:
         if not reviews:

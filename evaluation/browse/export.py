@@ -18,8 +18,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from orchestrator.store import reader as rr
 from agents.errors import UserError
+from orchestrator.store import reader as rr
+from orchestrator.store.jsonl import encode_line
 
 FORMATS = ("jsonl", "parquet", "hf", "openai", "sharegpt")
 # Branches holding no speaker names: anonymising them would only corrupt ids and settings.
@@ -109,13 +110,13 @@ def persona_dialogue(record: dict[str, Any], display_name: str) -> list[tuple[st
     names = rr.display_names(record)
     pairs: list[tuple[str, str]] = []
     for turn in rr.turns(record):
-        shown = names.get(turn["speaker"], turn["speaker"])
+        shown = names.get(turn.speaker, turn.speaker)
         if shown == display_name:
-            pairs.append(("assistant", turn["text"]))
+            pairs.append(("assistant", turn.text))
         elif pairs and pairs[-1][0] == "user":
-            pairs[-1] = ("user", pairs[-1][1] + f"\n{shown}: {turn['text']}")
+            pairs[-1] = ("user", pairs[-1][1] + f"\n{shown}: {turn.text}")
         else:
-            pairs.append(("user", f"{shown}: {turn['text']}"))
+            pairs.append(("user", f"{shown}: {turn.text}"))
     while pairs and pairs[-1][0] == "user":
         pairs.pop()
     return pairs
@@ -162,7 +163,7 @@ def table_row(record: dict[str, Any]) -> dict[str, Any]:
         "score": score,
         "speakers": [names.get(s, s) for s in rr.speakers(record)],
         "turns": [
-            {"speaker": names.get(t["speaker"], t["speaker"]), "text": t["text"]}
+            {"speaker": names.get(t.speaker, t.speaker), "text": t.text}
             for t in rr.turns(record)
         ],
         "topic": str(exp.get("topic", "")),
@@ -174,7 +175,7 @@ def table_row(record: dict[str, Any]) -> dict[str, Any]:
 def _write_jsonl(path: Path, items: list[dict[str, Any]]) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for item in items:
-            fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+            fh.write(encode_line(item))
 
 
 def export(records: list[dict[str, Any]], fmt: str, out: Path) -> int:

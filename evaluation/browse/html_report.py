@@ -18,8 +18,9 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from orchestrator.store import reader as rr
 from agents.errors import UserError
+from orchestrator.store import reader as rr
+from orchestrator.store.layout import EVALUATION_METRICS, EVALUATION_REPORT, REPORT_HTML
 
 ASSETS = Path(__file__).with_name("report_assets")
 REPLY_CHARS = 240  # model-call replies are previews; the full text is in the transcript file
@@ -78,13 +79,13 @@ def conversation_detail(
     return {
         "experience": rr.experience(record),
         "names": rr.display_names(record),
-        "turns": rr.turns(record),
+        "turns": [t.model_dump() for t in rr.turns(record)],
         "selections": [
             {k: e.get(k) for k in ("speaker", "candidates", "method", "attempt") if k in e}
             for e in events
             if e.get("event") == "speaker_selected"
         ],
-        "verdicts": [v.__dict__ for v in verdicts],
+        "verdicts": [v.model_dump() for v in verdicts],
         "calls": [
             {
                 "agent": e.get("agent"),
@@ -133,7 +134,7 @@ def evaluation_assets(run: rr.RunData) -> tuple[list[tuple[str, str]], list[tupl
         for png in sorted(folder.glob("*.png"))
     ]
     texts = []
-    for name in ("report.md", "metrics.json"):
+    for name in (EVALUATION_REPORT, EVALUATION_METRICS):
         path = folder / name
         if path.is_file():
             texts.append((name, path.read_text(encoding="utf-8", errors="replace")))
@@ -186,7 +187,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     run = rr.load_run(args.run_dir)
     out = (
-        args.out or (args.run_dir if args.run_dir.is_dir() else args.run_dir.parent) / "report.html"
+        args.out or (args.run_dir if args.run_dir.is_dir() else args.run_dir.parent) / REPORT_HTML
     )
     html = build_report(
         run, title=args.run_dir.resolve().name, with_transcripts=not args.no_transcripts

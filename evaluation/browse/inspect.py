@@ -18,8 +18,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.store import reader as rr
 from agents.errors import UserError
+from agents.verdicts import Verdict
+from orchestrator.store import reader as rr
 
 SPEAKER_COLOURS = (
     "cyan",
@@ -149,19 +150,16 @@ def speaker_colours(record: dict[str, Any]) -> dict[str, str]:
     return colours
 
 
-def verdict_table(verdicts: list[rr.Verdict], title: str) -> Table:
+VOTE_STYLES = {"pass": "green", "fail": "red"}  # abstain, skipped: dim
+
+
+def verdict_table(verdicts: list[Verdict], title: str) -> Table:
     table = Table(title=title)
     for column in ("expert", "kind", "vote", "score", "rationale"):
         table.add_column(column, overflow="fold")
     for v in verdicts:
-        vote = (
-            Text("pass", "green")
-            if v.passed
-            else Text("fail", "red")
-            if v.passed is False
-            else Text("abstain", "dim")
-        )
-        table.add_row(v.expert, v.kind or "—", vote, _score_text(v.score), v.rationale or "—")
+        vote = Text(v.status, VOTE_STYLES.get(v.status, "dim"))
+        table.add_row(v.expert, v.role, vote, _score_text(v.score), v.rationale or "—")
     return table
 
 
@@ -200,9 +198,9 @@ def show_conversation(
     chat.add_column(justify="right", no_wrap=True)
     chat.add_column(overflow="fold")
     for turn in rr.turns(record):
-        shown = names.get(turn["speaker"], turn["speaker"])
+        shown = names.get(turn.speaker, turn.speaker)
         chat.add_row(
-            Text(shown, style=f"bold {colours.get(turn['speaker'], 'white')}"), turn["text"]
+            Text(shown, style=f"bold {colours.get(turn.speaker, 'white')}"), turn.text
         )
     console.print(Panel(chat, title=f"conversation, {len(rr.turns(record))} turns"))
     if rr.verdicts(record):
@@ -253,11 +251,10 @@ def _event_line(event: dict[str, Any]) -> tuple[str, str, str]:
     if "verdict" in kind or "critic" in kind:
         verdict = rr.normalise_verdict(event.get("verdict", event), str(event.get("expert", "")))
         if verdict is not None:
-            vote = {True: "pass", False: "fail", None: "abstain"}[verdict.passed]
             return (
                 verdict.expert,
                 kind,
-                f"{vote} score={_score_text(verdict.score)}: {verdict.rationale}",
+                f"{verdict.status} score={_score_text(verdict.score)}: {verdict.rationale}",
             )
     rest = {k: v for k, v in event.items() if k not in {"seq", "t", "event"}}
     return (

@@ -28,15 +28,6 @@ def digit_probabilities(candidates: Iterable[tuple[str, float]]) -> dict[int, fl
     return mass
 
 
-def weighted_score(candidates: Iterable[tuple[str, float]]) -> float | None:
-    """Probability-weighted mean score, or None when no candidate is a digit 1-5."""
-    mass = digit_probabilities(candidates)
-    total = sum(mass.values())
-    if total <= 0:
-        return None
-    return sum(k * p for k, p in mass.items()) / total
-
-
 @dataclass(frozen=True)
 class ScoreOutcome:
     score: float

@@ -18,12 +18,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agents.errors import ConfigError, UserError
 from agents.persona_expansion_agents import MAX_PER_CALL
 from orchestrator.config import PROJECT_ROOT, load_models
-from agents.errors import ConfigError, UserError
-from orchestrator.personas.pairing import Profile, pairing_table
-from orchestrator.personas.library import PERSONAS_DIR, validate_files
 from orchestrator.config.yaml_files import load_model
+from orchestrator.personas.library import PERSONAS_DIR, validate_files
+from orchestrator.personas.pairing import Profile, pairing_table
+from orchestrator.store.jsonl import encode_line, split_lines
 
 DEFAULT_SEEDS = PROJECT_ROOT / "personas" / "sources" / "seed_attributes.yaml"
 
@@ -73,20 +74,20 @@ def _pair(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise UserError(f"--profiles: file not found: {path}")
     profiles = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                profiles.append(frozenset(ProfileLine.model_validate_json(line).categories))
-            except ValidationError as exc:
-                raise ConfigError(
-                    f"{path}:{number}: not a profile line ({exc.errors()[0]['msg']}); "
-                    "expected JSON with 'id' and 'categories' as written by `personas expand`"
-                ) from None
+    for line in split_lines(path.read_bytes()):
+        try:
+            profiles.append(frozenset(ProfileLine.model_validate_json(line.text).categories))
+        except ValidationError as exc:
+            raise ConfigError(
+                f"{path}:{line.number}: not a profile line ({exc.errors()[0]['msg']}); "
+                "expected JSON with 'id' and 'categories' as written by `personas expand`"
+            ) from None
     print_table(profiles, min_size=args.min_size, max_size=args.max_size, seed=args.seed)
     return 0
 
 
 def _expand(args: argparse.Namespace) -> int:
+    from orchestrator.config.prompt_files import load_prompt
     from orchestrator.models.hub import ModelHub
     from orchestrator.personas.expansion import (
         CONSISTENCY_ROLE,
@@ -94,7 +95,6 @@ def _expand(args: argparse.Namespace) -> int:
         ExpansionSettings,
         PersonaExpander,
     )
-    from orchestrator.config.prompt_files import load_prompt
 
     seeds = load_model(Path(args.seeds), SeedFile).attributes
     if args.max_seeds and args.max_seeds < len(seeds):
@@ -129,17 +129,17 @@ def _expand(args: argparse.Namespace) -> int:
     bank = result.bank
     with (out / "attributes.jsonl").open("w", encoding="utf-8") as fh:
         for text, cat, origin in zip(bank.texts, bank.categories, bank.origins, strict=True):
-            fh.write(json.dumps({"text": text, "category": cat, "origin": origin}, ensure_ascii=False) + "\n")
+            fh.write(encode_line({"text": text, "category": cat, "origin": origin}))
     with (out / "profiles.jsonl").open("w", encoding="utf-8") as fh:
         for profile in result.profiles:
-            fh.write(json.dumps(profile, ensure_ascii=False) + "\n")
+            fh.write(encode_line(profile))
     with (out / "transcript.jsonl").open("w", encoding="utf-8") as fh:
         for event in expander.transcript.events:
-            fh.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+            fh.write(encode_line(event))
     report = result.report()
     report["settings"] = settings.__dict__
     report["seeds_file"] = str(args.seeds)
-    report["usage"] = expander.transcript.usage_dict()
+    report["usage"] = {role: u.model_dump() for role, u in expander.transcript.usage_by_role().items()}
     print(
         f"attributes: {report['attributes_before']} -> {report['attributes_after']} "
         f"(+{report['added']}, {report['growth_percent']}%) in {report['seconds']} s"

@@ -1,7 +1,6 @@
 """Configuration users edit: scenarios, model backends and roles, prompt files, where they live."""
 
 from orchestrator.config.models import (
-    ROLES,
     AzureOpenAIBackend,
     CacheConfig,
     LocalBackend,
@@ -15,7 +14,6 @@ from orchestrator.config.models import (
 )
 from orchestrator.config.paths import PROJECT_ROOT, PROMPTS_DIR, SCENARIOS_DIR
 from orchestrator.config.scenario import (
-    RULE_EXPERTS,
     CriticsConfig,
     PersonaSourceConfig,
     Scenario,
@@ -26,8 +24,6 @@ from orchestrator.config.scenario import (
 __all__ = [
     "PROJECT_ROOT",
     "PROMPTS_DIR",
-    "ROLES",
-    "RULE_EXPERTS",
     "SCENARIOS_DIR",
     "AzureOpenAIBackend",
     "CacheConfig",

@@ -13,7 +13,6 @@ from orchestrator.config.paths import DEFAULT_MODELS_FILE, MODELS_DIR
 from orchestrator.config.yaml_files import StrictModel as _Strict
 from orchestrator.config.yaml_files import load_model
 
-ROLES = ("experience_generator", "persona", "selector", "critic", "judge")
 Role = Literal["experience_generator", "persona", "selector", "critic", "judge"]
 
 class ModelInfoConfig(_Strict):
@@ -144,7 +143,7 @@ class RoleSettings(_Strict):
 class ModelsConfig(_Strict):
     backends: dict[str, Backend]
     default: GenerationSettings
-    roles: dict[Role, GenerationSettings] = {}
+    roles: dict[Role, GenerationSettings] = Field(default_factory=dict)
     cache: CacheConfig = CacheConfig()
 
     @model_validator(mode="after")

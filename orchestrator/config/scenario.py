@@ -8,10 +8,12 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from agents.critic_rules import RULE_CHECKS, RuleLimits
 from agents.errors import UserError
 from orchestrator.config.paths import SCENARIOS_DIR
 from orchestrator.config.yaml_files import StrictModel as _Strict
 from orchestrator.config.yaml_files import load_model
+
 
 class IntRange(_Strict):
     min: int = Field(ge=1)
@@ -55,22 +57,6 @@ class PromptNames(_Strict):
     group_chat: str = "group_chat"
 
 
-RULE_EXPERTS = ("repetition", "format_leak", "length", "participation", "profanity")
-
-
-class RuleLimitsConfig(_Strict):
-    """Thresholds of the rule experts (agents/critics.py)."""
-
-    ngram: int = Field(default=4, ge=2, le=10)
-    max_ngram_repeats: int = Field(default=3, ge=1)  # one n-gram more often than this fails
-    max_duplicate_turns: int = Field(default=0, ge=0)  # verbatim repeated turns allowed
-    min_turns: int = Field(default=4, ge=1)
-    max_turns: int = Field(default=40, ge=1)
-    min_words_per_turn: int = Field(default=1, ge=0)
-    max_words_per_turn: int = Field(default=80, ge=1)
-    profanity_threshold: float = Field(default=0.8, gt=0, le=1)
-
-
 class CriticsConfig(_Strict):
     """The Generator-Critic loop (Synthetic-Persona-Chat): which experts sit on the panel,
     their thresholds, K candidates per experience, iterations and the run's budget."""
@@ -78,12 +64,12 @@ class CriticsConfig(_Strict):
     enabled: bool = True
     candidates_per_experience: int = Field(default=2, ge=1, le=8)  # K
     iterations: int = Field(default=2, ge=1, le=20)
-    # Gate experts: any failure rejects the candidate. Rule experts (no model) or LLM experts
-    # with a prompts/critic_<name>.yaml template.
-    gates: list[str] = ["repetition", "format_leak", "length", "participation", "profanity", "toxicity", "faithfulness"]
+    # Gate experts: any failure rejects the candidate. Rule experts (no model, agents/critic_rules.py)
+    # or LLM experts with a prompts/critic_<name>.yaml template; by default every rule expert.
+    gates: list[str] = Field(default_factory=lambda: [*RULE_CHECKS, "toxicity", "faithfulness"])
     # Quality experts (LLM, prompts/critic_<name>.yaml): each scores 1-5 and votes for its
     # best-scored passing candidate; the majority picks the winner.
-    quality: list[str] = ["coherence", "naturalness", "on_topic"]
+    quality: list[str] = Field(default_factory=lambda: ["coherence", "naturalness", "on_topic"])
     quality_pass_score: int = Field(default=3, ge=1, le=5)  # a score >= this counts as approval
     min_mean_quality: float | None = Field(default=None, ge=1, le=5)  # optional acceptance bar
     verdict_attempts: int = Field(default=2, ge=1, le=5)  # malformed verdicts retried, then abstain
@@ -91,7 +77,7 @@ class CriticsConfig(_Strict):
     # Budget: generation stops when N conversations are accepted or a budget is spent.
     max_candidates: int | None = Field(default=None, ge=1)  # default: 2 * K * N
     max_tokens: int | None = Field(default=None, ge=1)
-    limits: RuleLimitsConfig = RuleLimitsConfig()
+    limits: RuleLimits = RuleLimits()  # the rule experts' own schema
 
     @model_validator(mode="after")
     def _panel(self) -> CriticsConfig:
@@ -99,7 +85,7 @@ class CriticsConfig(_Strict):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"experts listed twice (gates and quality are disjoint): {', '.join(duplicates)}")
-        rules_as_quality = [n for n in self.quality if n in RULE_EXPERTS]
+        rules_as_quality = [n for n in self.quality if n in RULE_CHECKS]
         if rules_as_quality:
             raise ValueError(f"rule experts can only be gates, not quality experts: {', '.join(rules_as_quality)}")
         bad = [n for n in names if not n.replace("_", "").isalnum()]

@@ -23,7 +23,7 @@ from typing import Any
 
 from orchestrator.config import CriticsConfig
 from orchestrator.job import JobResult
-from orchestrator.store.transcript import RoleUsage
+from orchestrator.store.usage import RoleUsage
 
 STOP_TARGET = "target reached"
 STOP_CANDIDATES = "max_candidates budget spent"
@@ -54,7 +54,7 @@ def _mean(values: list[float]) -> float | None:
 def _usage_delta(before: dict[str, dict[str, Any]], after: dict[str, RoleUsage]) -> dict[str, dict[str, Any]]:
     delta: dict[str, dict[str, Any]] = {}
     for role, usage in sorted(after.items()):
-        now = usage.as_dict()
+        now = usage.model_dump()
         was = before.get(role, {})
         diff = {k: round(v - was.get(k, 0), 4) for k, v in now.items()}
         if diff["calls"]:
@@ -121,7 +121,7 @@ class GeneratorCritic:
         slots = max(1, min(slots, math.ceil(budget_left / self.config.candidates_per_experience)))
         indices = list(range(self.next_index, self.next_index + slots))
         self.next_index += slots
-        self.current = Iteration(number, indices, usage_before={r: u.as_dict() for r, u in usage.items()})
+        self.current = Iteration(number, indices, usage_before={r: u.model_dump() for r, u in usage.items()})
         return self.current
 
     def prefer(self, iteration: Iteration) -> tuple[str, ...]:

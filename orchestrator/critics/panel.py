@@ -21,24 +21,22 @@ from autogen_agentchat.messages import StructuredMessage
 from autogen_core.models import ChatCompletionClient
 from pydantic import ValidationError
 
+from agents.critic_rules import RULE_CHECKS
 from agents.critics import (
     REQUIRED_PARTS,
-    CandidateView,
-    CriticRole,
     GateOutput,
     QualityOutput,
     RuleCritic,
-    RuleLimits,
     RuleOutput,
-    Verdict,
     build_llm_critic,
     candidate_message,
     critic_agent_name,
     critic_request,
 )
-from agents.prompting import PromptTemplate
-from orchestrator.config import RULE_EXPERTS, CriticsConfig
 from agents.errors import ConfigError
+from agents.prompting import PromptTemplate
+from agents.verdicts import CandidateView, CriticRole, Verdict
+from orchestrator.config import CriticsConfig
 from orchestrator.config.prompt_files import load_prompt
 from orchestrator.store.transcript import Transcript
 
@@ -93,8 +91,6 @@ class CriticPanel:
     def __init__(self, experts: Sequence[ExpertSpec], config: CriticsConfig) -> None:
         self.experts = list(experts)
         self.config = config
-        # The validated YAML limits become the plain dataclass the rule experts use.
-        self.limits = RuleLimits(**config.limits.model_dump())
 
     @classmethod
     def from_config(cls, config: CriticsConfig,
@@ -103,7 +99,7 @@ class CriticPanel:
         experts: list[ExpertSpec] = []
         for role, names in (("gate", config.gates), ("quality", config.quality)):
             for name in names:
-                if name in RULE_EXPERTS:
+                if name in RULE_CHECKS:
                     experts.append(ExpertSpec(name, "gate"))
                     continue
                 try:
@@ -111,7 +107,7 @@ class CriticPanel:
                 except ConfigError as exc:
                     raise ConfigError(
                         f"scenario critics.{'gates' if role == 'gate' else 'quality'}: expert '{name}' is neither "
-                        f"a rule expert ({', '.join(RULE_EXPERTS)}) nor has a usable prompt: {exc}"
+                        f"a rule expert ({', '.join(RULE_CHECKS)}) nor has a usable prompt: {exc}"
                     ) from None
                 experts.append(ExpertSpec(name, role, template))  # type: ignore[arg-type]
         if not experts:
@@ -145,7 +141,7 @@ class CriticPanel:
         return CandidateReview(candidate, verdicts)
 
     async def _rule_verdict(self, expert: ExpertSpec, view: CandidateView) -> Verdict:
-        agent = RuleCritic(expert.name, self.limits)
+        agent = RuleCritic(expert.name, self.config.limits)
         try:
             result = await agent.run(task=candidate_message(view))
             output = result.messages[-1]

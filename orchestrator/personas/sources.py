@@ -17,14 +17,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agents.errors import ConfigError, UserError
 from agents.experience_frame import GivenPersona, assemble_experience, frame_request, framed_schema
 from agents.prompting import PromptTemplate
 from agents.schemas import Experience
 from orchestrator.config import PROJECT_ROOT, PersonaSourceConfig
-from agents.errors import ConfigError, UserError
-from orchestrator.stages.experience import FramedRequest
-from orchestrator.personas.library import load_library
 from orchestrator.config.yaml_files import describe_validation_error, load_model
+from orchestrator.personas.library import load_library
+from orchestrator.stages.experience import FramedRequest
+from orchestrator.store.jsonl import split_lines
 
 Sentence = Annotated[str, Field(min_length=3, max_length=300)]
 
@@ -57,13 +58,11 @@ def load_hub_jsonl(path: Path) -> list[str]:
     if not path.is_file():
         raise ConfigError(f"personas.jsonl: file not found: {path}")
     descriptions: list[str] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for line in split_lines(path.read_bytes()):
         try:
-            descriptions.append(HubLine.model_validate_json(line).persona)
+            descriptions.append(HubLine.model_validate_json(line.text).persona)
         except ValidationError as exc:
-            detail = describe_validation_error(f"{path}:{number}", exc).replace("\n", "; ")
+            detail = describe_validation_error(f"{path}:{line.number}", exc).replace("\n", "; ")
             raise ConfigError(
                 f'{detail} (expected one JSON object per line: {{"persona": "..."}})'
             ) from None
@@ -95,11 +94,6 @@ class PersonaSource:
     @property
     def mode(self) -> str:
         return self.config.source
-
-    def pool_size(self) -> int:
-        if self.mode == "reused":
-            return len(self.groups)
-        return len(self.library) if self.config.hub == "library" else len(self.descriptions)
 
     def group_size(self, index: int) -> int | None:
         """Reused groups fix the number of participants; other modes leave it to the scenario."""

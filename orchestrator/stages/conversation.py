@@ -16,26 +16,17 @@ from agents.group_chat import OPENING_SOURCE, build_group_chat, opening_messages
 from agents.persona_agent import build_persona_agent
 from agents.prompting import PromptTemplate, render
 from agents.reply_check import reply_problems
-from agents.schemas import Experience, speaker_slug
+from agents.schemas import Experience, Turn, speaker_slug
 from agents.speaker_selection import eligible_speakers
-from orchestrator.stages.reply_resampling import CheckedReplyClient
 from orchestrator.config import Scenario
 from orchestrator.models.hub import ModelHub
 from orchestrator.stages.llm_selector import make_constrained_selector
+from orchestrator.stages.reply_resampling import CheckedReplyClient
 from orchestrator.store.transcript import Transcript
 
 
 def _reply_problems(reply: str, earlier: Sequence[str], *, labels: Sequence[str]) -> list[str]:
     return reply_problems(reply, speaker_labels=labels, earlier=earlier)
-
-
-@dataclass(frozen=True)
-class Turn:
-    speaker: str
-    text: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"speaker": self.speaker, "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -109,7 +100,7 @@ async def run_group_chat(
     turns = []
     for message in result.messages:
         if isinstance(message, TextMessage) and message.source != OPENING_SOURCE:
-            turns.append(Turn(display.get(message.source, message.source), message.content))
+            turns.append(Turn(speaker=display.get(message.source, message.source), text=message.content))
             transcript.add("message", speaker=message.source, text=message.content)
     transcript.add("stopped", reason=result.stop_reason)
     return turns

@@ -1,37 +1,36 @@
 """Read a run directory for inspection, reports and export, tolerating partial runs.
 
 Records are read as plain JSON dicts, not through the strict pydantic models: an interrupted
-run (truncated last line), an older record version, or fields added later (critic `review`,
-`rejected.jsonl`, `evaluation/`) must still be shown. Everything missing or unreadable becomes
-a one-line note in `RunData.notes` instead of a traceback.
+run (a torn last line, see orchestrator/store/jsonl.py), an older record version, or fields
+added later (critic `review`, `rejected.jsonl`, `evaluation/`) must still be shown. Everything
+missing or unreadable becomes a one-line note in `RunData.notes` instead of a traceback. The
+facts shown come out as the project's own types: turns as `Turn`, critic verdicts of any
+recorded shape as the panel's `Verdict`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from agents.critic_rules import RULE_CHECKS
 from agents.errors import UserError
-
-CONVERSATIONS = "conversations.jsonl"
-FAILURES = "failures.jsonl"
-REJECTED = "rejected.jsonl"
-MANIFEST = "manifest.json"
-TRANSCRIPTS = "transcripts"
-EVALUATION = "evaluation"
-
-
-@dataclass
-class Verdict:
-    """One critic expert's opinion, normalised from whatever shape the record used."""
-
-    expert: str
-    passed: bool | None
-    score: float | None
-    rationale: str
-    kind: str = ""
+from agents.schemas import Turn
+from agents.verdicts import CRITIC_ROLES, VERDICT_METHODS, VERDICT_STATUSES, Verdict
+from orchestrator.store.jsonl import read_jsonl
+from orchestrator.store.layout import (
+    CONVERSATIONS,
+    EVALUATION,
+    FAILURES,
+    MANIFEST,
+    REJECTED,
+    TRANSCRIPTS,
+    transcript_name,
+    transcript_path,
+)
 
 
 @dataclass
@@ -50,33 +49,13 @@ class RunData:
         return self.root / EVALUATION
 
 
-def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every parseable object line; notes for lines that are not (e.g. a truncated last line)."""
-    records: list[dict[str, Any]] = []
-    notes: list[str] = []
+def _read_objects(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every JSON object line; a note for each line skipped (e.g. a torn last line)."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        content = read_jsonl(path)
     except OSError as exc:
         return [], [f"{path.name}: cannot read ({exc.strerror})"]
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError:
-            where = "last line" if number == len(lines) else f"line {number}"
-            hint = (
-                " (the run was probably interrupted while writing it)"
-                if number == len(lines)
-                else ""
-            )
-            notes.append(f"{path.name}: {where} is not valid JSON and was skipped{hint}")
-            continue
-        if isinstance(value, dict):
-            records.append(value)
-        else:
-            notes.append(f"{path.name}: line {number} is not a JSON object and was skipped")
-    return records, notes
+    return content.records, content.notes
 
 
 def _read_json(path: Path, notes: list[str]) -> dict[str, Any] | None:
@@ -104,7 +83,7 @@ def load_run(root: Path | str) -> RunData:
             raise UserError(
                 f"RUN_DIR: {root} is a file; give a run directory or a .jsonl of conversations"
             )
-        records, file_notes = read_jsonl(root)
+        records, file_notes = _read_objects(root)
         for record in records:
             record.setdefault("_source", "conversations")
         return RunData(root.parent, None, records, [], file_notes)
@@ -119,14 +98,14 @@ def load_run(root: Path | str) -> RunData:
             if name == CONVERSATIONS:
                 notes.append(f"{CONVERSATIONS} is missing: no conversation was written")
             continue
-        records, more = read_jsonl(path)
+        records, more = _read_objects(path)
         notes.extend(more)
         for record in records:
             record["_source"] = source
         conversations.extend(records)
     failures: list[dict[str, Any]] = []
     if (root / FAILURES).exists():
-        failures, more = read_jsonl(root / FAILURES)
+        failures, more = _read_objects(root / FAILURES)
         notes.extend(more)
     if not (root / TRANSCRIPTS).is_dir():
         notes.append(f"{TRANSCRIPTS}/ is missing: agent transcripts cannot be shown")
@@ -138,24 +117,20 @@ def load_run(root: Path | str) -> RunData:
 
 
 def read_transcript(run: RunData, conversation_id: str) -> tuple[list[dict[str, Any]], list[str]]:
-    path = run.root / TRANSCRIPTS / f"{conversation_id}.jsonl"
+    path = transcript_path(run.root, conversation_id)
     if not path.exists():
-        return [], [f"{TRANSCRIPTS}/{conversation_id}.jsonl is missing"]
-    return read_jsonl(path)
+        return [], [f"{transcript_name(conversation_id)} is missing"]
+    return _read_objects(path)
 
 
 # --- per-conversation facts, read defensively ---------------------------------------------
 
 
-def turns(record: dict[str, Any]) -> list[dict[str, str]]:
+def turns(record: dict[str, Any]) -> list[Turn]:
     raw = record.get("turns")
     if not isinstance(raw, list):
         return []
-    return [
-        {"speaker": str(t.get("speaker", "?")), "text": str(t.get("text", ""))}
-        for t in raw
-        if isinstance(t, dict)
-    ]
+    return [Turn(speaker=str(t.get("speaker", "?")), text=str(t.get("text", ""))) for t in raw if isinstance(t, dict)]
 
 
 def experience(record: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +150,7 @@ def display_names(record: dict[str, Any]) -> dict[str, str]:
     for name in record.get("participants") or []:
         names.setdefault(str(name), str(name))
     for turn in turns(record):
-        names.setdefault(turn["speaker"], turn["speaker"])
+        names.setdefault(turn.speaker, turn.speaker)
     return names
 
 
@@ -184,7 +159,7 @@ def speakers(record: dict[str, Any]) -> list[str]:
     listed = record.get("participants")
     if isinstance(listed, list) and listed:
         return [str(p) for p in listed]
-    return list(dict.fromkeys(t["speaker"] for t in turns(record)))
+    return list(dict.fromkeys(t.speaker for t in turns(record)))
 
 
 def _as_bool(value: Any) -> bool | None:
@@ -205,19 +180,45 @@ def _as_number(value: Any) -> float | None:
     return float(value)
 
 
+T = TypeVar("T")
+
+
+def _one_of(value: Any, allowed: tuple[T, ...]) -> T | None:
+    return next((a for a in allowed if a == value), None)
+
+
+# Keys older or hand-made verdicts used for pass/fail, in the order they are trusted.
+_PASS_KEYS = ("passed", "pass", "accepted", "ok", "verdict", "decision")
+
+
 def normalise_verdict(raw: Any, expert: str = "") -> Verdict | None:
+    """The verdict as the panel records it (agents/verdicts.py). Records and transcript events
+    of this version carry that shape; an older or hand-made one (`passed`/`kind`, a `verdict`
+    word, a fractional score) is mapped onto it: the status from the first pass/fail word, else
+    "abstain"; the role from `kind`/`type`, else quality when scored; the method from the
+    expert's name (rule experts are known by name); the score rounded."""
     if not isinstance(raw, dict):
         return None
-    name = raw.get("expert") or raw.get("name") or raw.get("critic") or expert or "?"
-    passed = None
-    for key in ("passed", "pass", "accepted", "ok", "verdict", "decision"):
-        if key in raw:
-            passed = _as_bool(raw[key])
-            if passed is not None:
-                break
-    rationale = raw.get("rationale") or raw.get("reason") or raw.get("explanation") or ""
-    kind = raw.get("kind") or raw.get("role") or raw.get("type") or ""
-    return Verdict(str(name), passed, _as_number(raw.get("score")), str(rationale), str(kind))
+    name = str(raw.get("expert") or raw.get("name") or raw.get("critic") or expert or "?")
+    status = _one_of(raw.get("status"), VERDICT_STATUSES)
+    if status is None:
+        passed = next((p for p in (_as_bool(raw.get(key)) for key in _PASS_KEYS) if p is not None), None)
+        status = "abstain" if passed is None else "pass" if passed else "fail"
+    score = _as_number(raw.get("score"))
+    role = _one_of(raw.get("role") or raw.get("kind") or raw.get("type"), CRITIC_ROLES)
+    if role is None:
+        role = "gate" if score is None else "quality"
+    method = _one_of(raw.get("method"), VERDICT_METHODS)
+    if method is None:
+        method = "rule" if name in RULE_CHECKS else "llm"
+    attempts, errors = raw.get("attempts"), raw.get("errors")
+    return Verdict(
+        expert=name, role=role, method=method, status=status,
+        score=round(score) if score is not None and math.isfinite(score) else None,
+        rationale=str(raw.get("rationale") or raw.get("reason") or raw.get("explanation") or ""),
+        attempts=attempts if isinstance(attempts, int) and not isinstance(attempts, bool) else 0,
+        errors=[str(e) for e in errors] if isinstance(errors, list) else [],
+    )
 
 
 def verdicts(record: dict[str, Any]) -> list[Verdict]:
@@ -291,5 +292,5 @@ def matches(record: dict[str, Any], needle: str) -> bool:
     exp = experience(record)
     haystack += [str(exp.get("topic", "")), str(exp.get("situation", ""))]
     haystack += [p.get("name", "") for p in personas(record)]
-    haystack += [f"{t['speaker']} {t['text']}" for t in turns(record)]
+    haystack += [f"{t.speaker} {t.text}" for t in turns(record)]
     return any(needle in str(h).casefold() for h in haystack)

@@ -7,31 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.critics import Verdict
-from agents.schemas import Experience
+from agents.schemas import Experience, Turn
+from agents.verdicts import Verdict
+from orchestrator.store.usage import RoleUsage
 
 RECORD_VERSION = 1
 
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class TurnRecord(_Record):
-    speaker: str
-    text: str
-
-
-class RoleUsageRecord(_Record):
-    calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    cached_calls: int = 0
-    # tokens of cache hits, not included in prompt_tokens/completion_tokens (not spent)
-    cached_prompt_tokens: int = 0
-    cached_completion_tokens: int = 0
-    cost_usd: float = 0.0  # from the backend's `prices`; 0 without a price table
-    seconds: float = 0.0
 
 
 class Timing(_Record):
@@ -73,8 +57,8 @@ class ConversationRecord(_Record):
     experience: Experience
     participants: list[str]
     speaker_ids: dict[str, str] = Field(description="agent name -> display name")
-    turns: list[TurnRecord]
-    usage: dict[str, RoleUsageRecord]
+    turns: list[Turn]
+    usage: dict[str, RoleUsage]
     timing: Timing
     models: dict[str, str]
     provenance: Provenance
@@ -90,7 +74,7 @@ class FailureRecord(_Record):
     stage: Literal["experience", "conversation", "review"]  # review: every candidate was rejected
     reason: str
     attempts: list[dict[str, Any]] = []
-    usage: dict[str, RoleUsageRecord]
+    usage: dict[str, RoleUsage]
     timing: Timing
 
 
@@ -104,6 +88,6 @@ class RejectedRecord(_Record):
     index: int
     scenario: str
     experience: Experience
-    turns: list[TurnRecord]
+    turns: list[Turn]
     review: Review
     transcript: str

@@ -8,19 +8,19 @@ duplicated because an index completes at most once.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.errors import UserError
 from agents.schemas import Experience
 from orchestrator.config import ModelsConfig, Scenario
-from agents.errors import UserError
-from orchestrator.stages.fewshot_hub import FewShotHub, Shot, shot_from_dict
 from orchestrator.job import JobResult, conversation_id
+from orchestrator.stages.fewshot_hub import FewShotHub, Shot, shot_from_dict
+from orchestrator.store.layout import CONVERSATIONS, FAILURES, HUB, ITERATIONS, MANIFEST, REJECTED
 from orchestrator.store.records import ConversationRecord, FailureRecord, RejectedRecord
-from orchestrator.store.writer import CONVERSATIONS, FAILURES, HUB, ITERATIONS, MANIFEST, REJECTED, RunStore
-from orchestrator.store.transcript import RoleUsage
+from orchestrator.store.usage import RoleUsage, add_usage
+from orchestrator.store.writer import RunStore
 
 
 @dataclass
@@ -58,9 +58,8 @@ def restore(store: RunStore, *, generator_critic: bool = False) -> RestoredRun:
     failures = store.complete_records(FAILURES, FailureRecord)
     experience_failures = [r for r in failures if _experience_failure(r)]
     restored = RestoredRun()
-    for record in [*conversations, *experience_failures]:
-        for role, usage in record.usage.items():
-            restored.usage.setdefault(role, RoleUsage()).merge(RoleUsage(**usage.model_dump()))
+    for usage_by_role in [*(r.usage for r in conversations), *(r.usage for r in experience_failures)]:
+        add_usage(restored.usage, usage_by_role)
     restored.written = [r.index for r in conversations]
     restored.experiences = [(r.id, r.experience) for r in conversations]
     restored.failed = [r.index for r in experience_failures]
@@ -69,33 +68,27 @@ def restore(store: RunStore, *, generator_critic: bool = False) -> RestoredRun:
         return restored
     rejected = store.complete_records(REJECTED, RejectedRecord)
     restored.report = store.load_json(ITERATIONS) or []
-    for record in conversations:
-        restored.decided[record.index] = JobResult(index=record.index, record=record, experience_generated=True,
-                                                   shot_ids=list(record.provenance.shot_ids))
-    for record in experience_failures:
+    for accepted in conversations:
+        restored.decided[accepted.index] = JobResult(index=accepted.index, record=accepted, experience_generated=True,
+                                                     shot_ids=list(accepted.provenance.shot_ids))
+    for failure in experience_failures:
         # stage "review": the experience was generated, every candidate was rejected or failed
-        restored.decided[record.index] = JobResult(index=record.index, failure=record,
-                                                   experience_generated=record.stage == "review")
-    for record in rejected:
-        if record.index in restored.decided:
-            restored.decided[record.index].rejected.append(record)
-    for record in failures:
-        if record.index in restored.decided and not _experience_failure(record):
-            restored.decided[record.index].candidate_failures.append(record)
-    _keep_only(store, REJECTED, [r for r in rejected if r.index in restored.decided], len(rejected))
-    _keep_only(store, FAILURES, [r for r in failures if r.index in restored.decided], len(failures))
+        restored.decided[failure.index] = JobResult(index=failure.index, failure=failure,
+                                                    experience_generated=failure.stage == "review")
+    for candidate in rejected:
+        if candidate.index in restored.decided:
+            restored.decided[candidate.index].rejected.append(candidate)
+    for failure in failures:
+        if failure.index in restored.decided and not _experience_failure(failure):
+            restored.decided[failure.index].candidate_failures.append(failure)
+    # records of undecided experiences go: those experiences run again and write them anew
+    kept_rejected = [r for r in rejected if r.index in restored.decided]
+    if len(kept_rejected) < len(rejected):
+        store.rewrite_records(REJECTED, kept_rejected)
+    kept_failures = [r for r in failures if r.index in restored.decided]
+    if len(kept_failures) < len(failures):
+        store.rewrite_records(FAILURES, kept_failures)
     return restored
-
-
-def _keep_only(store: RunStore, name: str, records: list[Any], before: int) -> None:
-    if len(records) == before:
-        return
-    path, tmp = store.root / name, store.root / f"{name}.tmp"
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.writelines(record.model_dump_json() + "\n" for record in records)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one
 
 
 def restore_hub(store: RunStore) -> tuple[FewShotHub, dict[int, list[Shot]]] | None:

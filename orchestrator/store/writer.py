@@ -16,21 +16,26 @@ import json
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from agents.errors import UserError
+from orchestrator.store.jsonl import encode_line, read_jsonl
+from orchestrator.store.layout import (
+    CONVERSATIONS,
+    FAILURES,
+    HUB,
+    ITERATIONS,
+    MANIFEST,
+    REJECTED,
+    TRANSCRIPTS,
+    transcript_path,
+)
 
-CONVERSATIONS = "conversations.jsonl"
-FAILURES = "failures.jsonl"
-REJECTED = "rejected.jsonl"
-ITERATIONS = "iterations.json"
-MANIFEST = "manifest.json"
-HUB = "hub.json"
-TRANSCRIPTS = "transcripts"
+RecordT = TypeVar("RecordT", bound=BaseModel)
 
 
 def _encode(data: Any, *, indent: int | None = 2) -> str:
@@ -130,7 +135,6 @@ class _Writer:
 class RunStore:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.transcripts = root / TRANSCRIPTS
         self._writer = _Writer()
         self._hub_text: str | None = None  # the newest hub state not yet written
         self._hub_lock = threading.Lock()
@@ -160,29 +164,30 @@ class RunStore:
             leftover.unlink()  # an atomic rewrite interrupted before its rename
         return cls(root)
 
-    def complete_records(self, name: str, model: type[BaseModel]) -> list[Any]:
-        """The records of a JSONL file that were written completely. A line cut short by a crash
-        (no newline, or not a valid record) is removed from the file so appends stay clean."""
+    def complete_records(self, name: str, model: type[RecordT]) -> list[RecordT]:
+        """The records of a JSONL file that were written completely. A torn last line (a write cut
+        by a crash: no newline, or not a valid record) is cut off the file so appends stay clean.
+        A bad line before the last one is damage no crash causes: a UserError, nothing is cut."""
         self._writer.wait()
         path = self.root / name
         if not path.exists():
             return []
-        raw = path.read_bytes()
-        records, offset = [], 0
-        for line in raw.splitlines(keepends=True):
-            if not line.endswith(b"\n"):
-                break
-            try:
-                records.append(model.model_validate_json(line))
-            except ValueError:
-                break  # only the last line can be torn; nothing after it was written
-            offset += len(line)
-        if offset != len(raw):
+        content = read_jsonl(path, model.model_validate_json)
+        if content.damaged:
+            bad = content.damaged[0]
+            raise UserError(f"--resume: {path}: line {bad.number} {bad.problem} ({bad.detail}); only a torn last "
+                            "line can be repaired, so this run cannot be resumed")
+        if content.complete_size != content.size:
             with path.open("r+b") as fh:
-                fh.truncate(offset)
+                fh.truncate(content.complete_size)
                 fh.flush()
                 os.fsync(fh.fileno())
-        return records
+        return content.records
+
+    def rewrite_records(self, name: str, records: Sequence[BaseModel]) -> None:
+        """Replace a JSONL file's records (atomically: a crash leaves the old file or the new one)."""
+        self._writer.wait()
+        _atomic_write(self.root / name, "".join(encode_line(record) for record in records))
 
     def load_json(self, name: str) -> Any:
         self._writer.wait()
@@ -190,7 +195,7 @@ class RunStore:
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
     def _append(self, name: str, record: BaseModel) -> None:
-        line = record.model_dump_json() + "\n"
+        line = encode_line(record)
         path = self.root / name
 
         def write() -> None:
@@ -217,8 +222,8 @@ class RunStore:
         self._writer.submit(lambda: _atomic_write(path, text))
 
     def write_transcript(self, conversation_id: str, events: list[dict[str, Any]]) -> Path:
-        path = self.transcripts / f"{conversation_id}.jsonl"
-        text = "".join(json.dumps(event, ensure_ascii=False, default=str) + "\n" for event in events)
+        path = transcript_path(self.root, conversation_id)
+        text = "".join(encode_line(event) for event in events)
         self._writer.submit(lambda: _atomic_write(path, text))
         return path
 

@@ -7,25 +7,20 @@ import json
 import pytest
 from autogen_agentchat.messages import StructuredMessage
 
-from agents.critics import (
-    CandidateTurn,
-    CandidateView,
-    RuleCritic,
-    RuleLimits,
-    RuleOutput,
-    candidate_message,
-)
-from agents.schemas import Experience
+from agents.critic_rules import RULE_CHECKS, RuleLimits
+from agents.critics import RuleCritic, RuleOutput, candidate_message
+from agents.schemas import Experience, Turn
+from agents.verdicts import CandidateView
 from tests.helpers import FIXTURES
 
 FIXTURE = json.loads((FIXTURES / "critic_conversations.json").read_text())
 EXPERIENCE = Experience.model_validate(FIXTURE["experience"])
 LIMITS = RuleLimits(min_turns=6, max_turns=40)
-RULES = ("repetition", "format_leak", "length", "participation", "profanity")
+RULES = sorted(RULE_CHECKS)
 
 
 def view(name: str) -> CandidateView:
-    turns = [CandidateTurn(**t) for t in FIXTURE["conversations"][name]]
+    turns = [Turn(**t) for t in FIXTURE["conversations"][name]]
     return CandidateView(experience=EXPERIENCE, turns=turns)
 
 
@@ -52,7 +47,7 @@ async def test_looping_conversation_is_rejected_for_repetition() -> None:
 
 
 async def test_repeated_ngram_alone_is_rejected() -> None:
-    turns = [CandidateTurn(speaker=s, text=t) for s, t in [
+    turns = [Turn(speaker=s, text=t) for s, t in [
         ("Alice", "we should go to the lake this weekend"),
         ("Bob", "yes we should go to the lake, I agree"),
         ("Carol", "fine, we should go to the lake then"),

@@ -12,6 +12,7 @@ import run
 from agents.errors import UserError
 from evaluation import cli
 from evaluation.corpus import load_path, persona_source_from_manifest
+from orchestrator.store.layout import CONVERSATIONS, EVALUATION
 from tests.helpers import FIXTURES
 
 
@@ -28,7 +29,7 @@ def test_evaluate_writes_report_metrics_and_plots_and_prints_table(
     jsonl = tmp_path / "b.jsonl"
     shutil.copy(FIXTURES / "eval_truncated.jsonl", jsonl)
     assert cli.main([str(run_dir), str(jsonl), "--no-judge"]) == 0
-    out_dir = run_dir / "evaluation"
+    out_dir = run_dir / EVALUATION
     for name in ("report.md", "metrics.json", "mtld.png", "words_per_turn.png"):
         assert (out_dir / name).stat().st_size > 0, name
     metrics = json.loads((out_dir / "metrics.json").read_text())
@@ -53,7 +54,7 @@ def test_truncated_last_line_is_skipped_with_a_note() -> None:
 
 
 def test_bad_middle_line_is_a_user_error(tmp_path: Path) -> None:
-    good = (FIXTURES / "eval_run" / "conversations.jsonl").read_text().splitlines()
+    good = (FIXTURES / "eval_run" / CONVERSATIONS).read_text().split("\n")
     bad = tmp_path / "bad.jsonl"
     bad.write_text("\n".join([good[0], "{not json", good[1]]) + "\n")
     with pytest.raises(UserError, match="line 2 is not valid JSON"):

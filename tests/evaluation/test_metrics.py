@@ -8,12 +8,13 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from evaluation.corpus import Conversation, Turn
+from agents.schemas import Turn
+from evaluation.corpus import Conversation
 from evaluation.diversity import dataset_diversity, mean_pairwise_cosine_distance, near_duplicates
 from evaluation.metrics import (
     MIN_MTLD_TOKENS,
     dataset_statistics,
-    distinct_n,
+    distinct_ns,
     mtld,
     mtld_per_conversation,
 )
@@ -21,7 +22,7 @@ from evaluation.text import strip_speaker_labels, tokens
 
 
 def conv(cid: str, *turns: tuple[str, str]) -> Conversation:
-    return Conversation(id=cid, turns=tuple(Turn(s, t) for s, t in turns))
+    return Conversation(id=cid, turns=tuple(Turn(speaker=s, text=t) for s, t in turns))
 
 
 # Hand computation (threshold 0.72, forward and backward agree on these palindromic cases):
@@ -103,11 +104,12 @@ def test_statistics_count_words_turns_and_speaker_shares() -> None:
 
 def test_distinct_n_on_fixture_turns() -> None:
     data = [conv("c1", ("A", "the cat the cat"), ("B", "the dog"))]
+    distinct = distinct_ns(data, (1, 2, 3))
     # unigrams: the,cat,the,cat,the,dog -> 3 unique / 6
-    assert distinct_n(data, 1) == pytest.approx(3 / 6)
+    assert distinct["distinct_1"] == pytest.approx(3 / 6)
     # bigrams within turns: (the cat),(cat the),(the cat),(the dog) -> 3 unique / 4
-    assert distinct_n(data, 2) == pytest.approx(3 / 4)
-    assert distinct_n(data, 3) == pytest.approx(2 / 2)
+    assert distinct["distinct_2"] == pytest.approx(3 / 4)
+    assert distinct["distinct_3"] == pytest.approx(2 / 2)
 
 
 def test_near_duplicates_and_pairwise_distance_on_fixed_vectors() -> None:
@@ -126,7 +128,7 @@ def test_dataset_diversity_with_a_stub_encoder_reports_duplicates_and_topics() -
 
     experience = {"topic": "Bikes", "situation": "A ride"}
     data = [
-        Conversation(id=f"c{i}", turns=(Turn("A", text),), experience=experience)
+        Conversation(id=f"c{i}", turns=(Turn(speaker="A", text=text),), experience=experience)
         for i, text in enumerate(["same words", "same words", "different text entirely"])
     ]
     result, mean_sims = dataset_diversity(data, encode=encode, threshold=0.99)

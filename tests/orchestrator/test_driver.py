@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from agents.schemas import Experience
 from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import execute_run
 from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator.store.jsonl import read_jsonl
+from orchestrator.store.layout import CONVERSATIONS, FAILURES, HUB, MANIFEST, transcript_path
 from orchestrator.store.records import ConversationRecord, FailureRecord
 from tests.helpers import FIXTURES, replay, replay_hub
 
@@ -38,30 +41,30 @@ async def test_run_writes_records_transcripts_hub_and_manifest(tmp_path: Path, e
     # the failed conversation is recorded and replaced by a new index: the run reaches N=3
     assert (summary.written, summary.failed) == (3, 1)
 
-    records = [ConversationRecord.model_validate_json(line) for line in (run / "conversations.jsonl").open()]
+    records = read_jsonl(run / CONVERSATIONS, ConversationRecord.model_validate_json).records
     assert [r.id for r in records] == ["c000000", "c000002", "c000003"]
     for record in records:
         speakers = [t.speaker for t in record.turns]
         assert speakers[0] == "Lena" and record.turns[0].text == experience.starter.text
         assert 4 <= len(record.turns) <= 5 and len(record.turns) == record.provenance.num_turns_target
         assert len(set(speakers)) == 3
-        assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False))
+        assert all(a != b for a, b in itertools.pairwise(speakers))
         assert {"experience_generator", "persona", "selector"} <= set(record.usage)
         assert record.usage["selector"].calls >= 1
         assert record.models["persona"].startswith("persona:local:")
-        assert (run / "transcripts" / f"{record.id}.jsonl").exists()
+        assert transcript_path(run, record.id).exists()
 
-    failure = FailureRecord.model_validate_json((run / "failures.jsonl").read_text())
+    failure = FailureRecord.model_validate_json((run / FAILURES).read_text())
     assert failure.stage == "experience" and len(failure.attempts) == 2
-    events = [json.loads(line) for line in (run / "transcripts" / "c000001.jsonl").open()]
+    events = read_jsonl(transcript_path(run, "c000001")).records
     assert [e["event"] for e in events].count("experience_rejected") == 2
 
-    manifest = json.loads((run / "manifest.json").read_text())
+    manifest = json.loads((run / MANIFEST).read_text())
     assert manifest["status"] == "complete"
     assert manifest["counts"] == {"written": 3, "failed": 1, "hub_size": 6}
     assert manifest["packages"]["autogen-agentchat"] == "0.7.5"
     assert manifest["seed"] == 5 and manifest["command_line"] == ["run.py", "--test"]
-    hub = json.loads((run / "hub.json").read_text())
+    hub = json.loads((run / HUB).read_text())
     assert [s["id"] for s in hub["shots"]][-3:] == ["exp-c000000", "exp-c000002", "exp-c000003"]
 
 
@@ -73,7 +76,7 @@ async def test_transcript_records_calls_and_selector_decisions(tmp_path: Path, e
         "selector": replay(['{"next_speaker": "Aisha"}'] * 10),
     })
     await execute_run(prepared)
-    events = [json.loads(line) for line in (tmp_path / "run" / "transcripts" / "c000000.jsonl").open()]
+    events = read_jsonl(transcript_path(tmp_path / "run", "c000000")).records
     kinds = [e["event"] for e in events]
     assert kinds[0] == "conversation_started"
     assert kinds.count("agent_created") == 3
@@ -85,7 +88,7 @@ async def test_transcript_records_calls_and_selector_decisions(tmp_path: Path, e
 
 async def test_existing_run_directory_is_refused(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "manifest.json").write_text("{}")
+    (tmp_path / "run" / MANIFEST).write_text("{}")
     prepared = prepare_run(request(tmp_path, n=1))
     with pytest.raises(UserError, match="already holds a run"):
         await execute_run(prepared)

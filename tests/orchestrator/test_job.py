@@ -44,7 +44,7 @@ def _comparable(result: JobResult) -> dict[str, Any]:
     assert result.record is not None
     record = result.record.model_dump(exclude={"timing": True, "usage": True})
     events = [{k: v for k, v in e.items() if k not in ("t", "seconds")} for e in result.transcript]
-    usage = {role: {k: v for k, v in u.as_dict().items() if k != "seconds"} for role, u in result.usage.items()}
+    usage = {role: u.model_dump(exclude={"seconds"}) for role, u in result.usage.items()}
     return {"record": record, "events": events, "usage": usage}
 
 

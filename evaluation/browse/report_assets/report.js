@@ -94,9 +94,8 @@
       el("b", null, s.speaker), ` from [${(s.candidates || []).join(", ")}] by ${s.method}`,
       s.attempt !== undefined ? ` (attempt ${s.attempt})` : "")) : [el("p", { class: "muted" }, "no selector decisions recorded")];
     const votes = d.verdicts.length ? d.verdicts.map((v) => {
-      const vote = v.passed === true ? "pass" : v.passed === false ? "fail" : "abstain";
-      return el("div", { class: "vote " + vote },
-        el("b", null, v.expert), v.kind ? ` (${v.kind}) ` : " ", el("span", { class: "v" }, vote),
+      return el("div", { class: "vote " + v.status },
+        el("b", null, v.expert), ` (${v.role}) `, el("span", { class: "v" }, v.status),
         v.score === null ? "" : ` · score ${v.score}`, el("div", { class: "muted" }, v.rationale));
     }) : [el("p", { class: "muted" }, "no critic verdicts (run without critics)")];
     const calls = d.calls.map((c) => el("div", { class: "call" },

@@ -10,6 +10,7 @@ import pytest
 import run
 from evaluation.browse import export
 from orchestrator.store import reader as rr
+from orchestrator.store.jsonl import read_jsonl
 from tests.helpers import FIXTURES
 
 SMALL = FIXTURES / "run_small"
@@ -27,12 +28,14 @@ def run_export(tmp_path: Path, fmt: str, *flags: str) -> Path:
     return out
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+def exported_records(path: Path) -> list[dict]:
+    content = read_jsonl(path)
+    assert not content.notes
+    return content.records
 
 
 def test_jsonl_round_trips_the_records(tmp_path, records):
-    assert read_jsonl(run_export(tmp_path, "jsonl")) == records
+    assert exported_records(run_export(tmp_path, "jsonl")) == records
 
 
 def test_parquet_round_trips(tmp_path, records):
@@ -58,7 +61,7 @@ def test_hf_dataset_loads_with_load_from_disk(tmp_path, records):
 
 @pytest.mark.parametrize("fmt", ["openai", "sharegpt"])
 def test_chat_formats_give_each_speaking_persona_its_own_turns(tmp_path, records, fmt):
-    examples = read_jsonl(run_export(tmp_path, fmt))
+    examples = exported_records(run_export(tmp_path, fmt))
     expected = {(r["id"], name) for r in records for name in {t["speaker"] for t in r["turns"]}}
     assert {
         (e["metadata"]["conversation_id"], e["metadata"]["persona"]) for e in examples
@@ -88,7 +91,7 @@ def test_anonymise_replaces_every_name_consistently(tmp_path, records):
     text = out.read_text()
     for name in REAL_NAMES:
         assert f'"{name}' not in text and f" {name} " not in text, name
-    anonymised = read_jsonl(out)
+    anonymised = exported_records(out)
     first = anonymised[0]
     assert first["participants"] == ["Guest1", "Guest2", "Guest3", "Guest4"]
     assert {t["speaker"] for t in first["turns"]} <= set(first["participants"])
@@ -105,7 +108,7 @@ def test_anonymised_chat_export_has_no_real_names(tmp_path):
 
 
 def test_accepted_only_drops_rejected(tmp_path):
-    ids = [r["id"] for r in read_jsonl(run_export(tmp_path, "jsonl", "--accepted-only"))]
+    ids = [r["id"] for r in exported_records(run_export(tmp_path, "jsonl", "--accepted-only"))]
     assert ids == ["c000001"]
 
 

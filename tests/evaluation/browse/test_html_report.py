@@ -10,6 +10,7 @@ from pathlib import Path
 import run
 from evaluation.browse import html_report
 from orchestrator.store import reader as rr
+from orchestrator.store.layout import CONVERSATIONS
 from tests.helpers import FIXTURES
 
 SMALL = FIXTURES / "run_small"
@@ -61,7 +62,7 @@ def test_report_embeds_index_details_config_and_figures(tmp_path):
 
 def test_model_text_cannot_break_out_of_the_page(tmp_path):
     shutil.copytree(SMALL, tmp_path / "run")
-    path = tmp_path / "run" / "conversations.jsonl"
+    path = tmp_path / "run" / CONVERSATIONS
     record = json.loads(path.read_text())
     record["turns"][0]["text"] = "</script><script>alert(1)</script> & <b>bold</b>"
     record["experience"]["topic"] = "<img src=x onerror=alert(2)>"

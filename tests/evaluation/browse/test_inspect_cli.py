@@ -10,6 +10,8 @@ import pytest
 import run
 from evaluation.browse import inspect as inspect_cli
 from orchestrator.store import reader as rr
+from orchestrator.store.jsonl import read_jsonl
+from orchestrator.store.layout import CONVERSATIONS, TRANSCRIPTS
 from tests.helpers import FIXTURES
 
 SMALL = FIXTURES / "run_small"
@@ -59,9 +61,9 @@ def test_failed_lists_failures_with_reasons(capsys):
 
 
 def test_list_paginates(tmp_path, capsys):
-    record = json.loads((SMALL / "conversations.jsonl").read_text().splitlines()[0])
+    record = read_jsonl(SMALL / CONVERSATIONS).records[0]
     lines = [json.dumps({**record, "id": f"x{i:03d}"}) for i in range(7)]
-    (tmp_path / "conversations.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / CONVERSATIONS).write_text("\n".join(lines) + "\n")
     out = inspect([str(tmp_path), "--page-size", "3", "--page", "2"], capsys)
     assert "page 2/3, 7 conversations" in out
     assert "x003" in out and "x005" in out and "x002" not in out and "x006" not in out
@@ -80,7 +82,7 @@ def test_partial_run_is_shown_with_notes_not_a_traceback(capsys):
 
 def test_missing_transcripts_are_noted(tmp_path, capsys):
     shutil.copytree(SMALL, tmp_path / "run")
-    shutil.rmtree(tmp_path / "run" / "transcripts")
+    shutil.rmtree(tmp_path / "run" / TRANSCRIPTS)
     out = inspect([str(tmp_path / "run"), "c000001", "--agents"], capsys)
     assert "transcripts/ is missing" in out
     assert "transcripts/c000001.jsonl is missing" in out

@@ -13,7 +13,7 @@ from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from evaluation.corpus import load_path
 from evaluation.judge.geval import judge_conversations, judge_item, load_judge_questions, summarise
-from evaluation.judge.scoring import resolve_score, weighted_score
+from evaluation.judge.scoring import resolve_score
 from orchestrator.config import ModelsConfig
 from orchestrator.models.hub import ModelHub
 from orchestrator.models.logprobs import FirstToken, LogprobClient
@@ -21,6 +21,13 @@ from tests.helpers import FIXTURES, replay_hub
 
 RUN = FIXTURES / "eval_run"
 ln = math.log
+
+
+def weighted_score(top: list[tuple[str, float]]) -> float | None:
+    """The score of the judge's top logprobs alone (no fallback)."""
+    outcome = resolve_score(FirstToken(top=top))
+    assert outcome is None or outcome.method == "top_logprobs"
+    return None if outcome is None else outcome.score
 
 
 def test_all_mass_on_four_scores_four() -> None:

@@ -11,6 +11,7 @@ import pytest
 from agents.errors import ConfigError, UserError
 from orchestrator.config import ModelsConfig, Scenario, available_scenarios, load_models, load_scenario
 from orchestrator.config.yaml_files import load_model
+from orchestrator.store.layout import CONVERSATIONS
 from tests.helpers import ROOT
 
 
@@ -150,7 +151,7 @@ def test_cli_unparsable_grammar_is_refused_before_the_run(tmp_path: Path) -> Non
     result = run_cli("--scenario", "dyadic", "-n", "1", "--models", str(models), "--out", str(tmp_path / "run"))
     assert result.returncode == 2
     assert "roles.persona.grammar: llama.cpp cannot parse this GBNF grammar: 'root ::= [^:'" in result.stderr
-    assert "Traceback" not in result.stderr and not (tmp_path / "run" / "conversations.jsonl").exists()
+    assert "Traceback" not in result.stderr and not (tmp_path / "run" / CONVERSATIONS).exists()
 
 
 def test_cli_unreachable_endpoint_names_the_field(tmp_path: Path) -> None:

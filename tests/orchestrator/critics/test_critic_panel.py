@@ -9,9 +9,9 @@ from collections import defaultdict, deque
 import pytest
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
-from agents.critics import CandidateTurn, CandidateView, Verdict
 from agents.errors import ConfigError
-from agents.schemas import Experience
+from agents.schemas import Experience, Turn
+from agents.verdicts import CandidateView, Verdict
 from orchestrator.config import CriticsConfig, RoleSettings
 from orchestrator.critics.panel import CandidateReview, CriticPanel, decide
 from orchestrator.models.hub import RecordingClient
@@ -20,7 +20,7 @@ from tests.helpers import FIXTURES
 
 FIXTURE = json.loads((FIXTURES / "critic_conversations.json").read_text())
 EXPERIENCE = Experience.model_validate(FIXTURE["experience"])
-CLEAN = CandidateView(experience=EXPERIENCE, turns=[CandidateTurn(**t) for t in FIXTURE["conversations"]["clean"]])
+CLEAN = CandidateView(experience=EXPERIENCE, turns=[Turn(**t) for t in FIXTURE["conversations"]["clean"]])
 SETTINGS = RoleSettings(backend="replay", temperature=0.0, top_p=None, max_tokens=64)
 
 
@@ -145,7 +145,7 @@ async def test_toxic_candidate_is_rejected_even_if_quality_loves_it() -> None:
 
 async def test_short_circuit_skips_model_experts_after_a_failed_gate() -> None:
     looping = CandidateView(experience=EXPERIENCE,
-                            turns=[CandidateTurn(**t) for t in FIXTURE["conversations"]["looping"]])
+                            turns=[Turn(**t) for t in FIXTURE["conversations"]["looping"]])
     critics = ScriptedCritics({})
     review = await panel().review(0, looping, clients=critics, transcript=Transcript(), seed=1)
     v = by_expert(review.verdicts)
@@ -187,14 +187,16 @@ def test_ties_are_broken_deterministically() -> None:
 
 
 def test_abstaining_quality_expert_casts_no_vote() -> None:
-    reviews = [review_with(0, {"coherence": None, "naturalness": 3}), review_with(1, {"coherence": None, "naturalness": 4})]
+    reviews = [review_with(0, {"coherence": None, "naturalness": 3}),
+               review_with(1, {"coherence": None, "naturalness": 4})]
     decision = decide(reviews)
     assert decision.votes == {0: 0, 1: 1}
     assert decision.winner == 1
 
 
 def test_no_passing_candidate_means_no_winner() -> None:
-    reviews = [review_with(0, {"coherence": 5}, failed=("format_leak",)), review_with(1, {}, failed=("length", "repetition"))]
+    reviews = [review_with(0, {"coherence": 5}, failed=("format_leak",)),
+               review_with(1, {}, failed=("length", "repetition"))]
     decision = decide(reviews)
     assert decision.winner is None
     assert decision.rejected_by == {0: ["format_leak"], 1: ["length", "repetition"]}

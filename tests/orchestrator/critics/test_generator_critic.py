@@ -17,6 +17,8 @@ from orchestrator.config import ModelsConfig, RoleSettings, Scenario, load_model
 from orchestrator.driver import execute_run
 from orchestrator.models.hub import RecordingClient
 from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator.store.jsonl import read_jsonl
+from orchestrator.store.layout import CONVERSATIONS, HUB, ITERATIONS, MANIFEST, REJECTED, transcript_path
 from orchestrator.store.transcript import Transcript
 from tests.helpers import FIXTURES
 
@@ -109,8 +111,8 @@ async def run_scripted(tmp_path: Path, n: int, models: ScriptedModels, resume: b
     return await execute_run(prepared)
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+def records_in(path: Path) -> list[dict[str, Any]]:
+    return read_jsonl(path).records if path.exists() else []
 
 
 async def test_two_iterations_accept_best_and_feed_the_next_iteration(tmp_path: Path) -> None:
@@ -118,7 +120,7 @@ async def test_two_iterations_accept_best_and_feed_the_next_iteration(tmp_path: 
     run = tmp_path / "run"
     assert (summary.written, summary.rejected, summary.stop_reason) == (2, 2, "target reached")
 
-    accepted = read_jsonl(run / "conversations.jsonl")
+    accepted = records_in(run / CONVERSATIONS)
     assert [r["id"] for r in accepted] == ["c000000", "c000001"]
     for record in accepted:
         review = record["review"]
@@ -128,12 +130,12 @@ async def test_two_iterations_accept_best_and_feed_the_next_iteration(tmp_path: 
         assert record["turns"][1]["text"] == CLEAN_LINES["Bob"][0]
         assert record["usage"]["critic"]["calls"] == 5  # 5 model experts on the one clean candidate
 
-    rejected = read_jsonl(run / "rejected.jsonl")
+    rejected = records_in(run / REJECTED)
     assert [r["id"] for r in rejected] == ["c000000-k0", "c000001-k0"]
     assert all(r["review"]["rejected_by"] == ["repetition"] for r in rejected)
     assert all(r["turns"][1]["text"] == LOOP_LINE for r in rejected)
 
-    report = json.loads((run / "iterations.json").read_text())
+    report = json.loads((run / ITERATIONS).read_text())
     assert [it["iteration"] for it in report] == [1, 2]
     for it in report:
         assert (it["experiences"], it["candidates"], it["accepted"], it["acceptance_rate"]) == (1, 2, 1, 0.5)
@@ -146,7 +148,7 @@ async def test_two_iterations_accept_best_and_feed_the_next_iteration(tmp_path: 
     assert report[1]["shots_from_accepted"] == ["acc-c000000"]
 
     # Iteration 2's experience prompt holds the experience accepted in iteration 1.
-    events = read_jsonl(run / "transcripts" / "c000001.jsonl")
+    events = records_in(transcript_path(run, "c000001"))
     started = next(e for e in events if e["event"] == "conversation_started")
     assert started["shots"] == ["acc-c000000"]
     prompt = next(e for e in events if e["event"] == "model_call" and e["role"] == "experience_generator")
@@ -158,9 +160,9 @@ async def test_two_iterations_accept_best_and_feed_the_next_iteration(tmp_path: 
     decision = next(e for e in events if e["event"] == "panel_decision")
     assert decision["winner"] == 1
 
-    hub = json.loads((run / "hub.json").read_text())
+    hub = json.loads((run / HUB).read_text())
     assert [s["id"] for s in hub["shots"] if s["origin"] == "accepted"] == ["acc-c000000", "acc-c000001"]
-    manifest = json.loads((run / "manifest.json").read_text())
+    manifest = json.loads((run / MANIFEST).read_text())
     assert manifest["generator_critic"]["stop_reason"] == "target reached"
 
 
@@ -169,13 +171,13 @@ async def test_budget_ends_the_run_when_nothing_is_accepted(tmp_path: Path) -> N
     run = tmp_path / "run"
     assert summary.written == 0
     assert summary.stop_reason == "max_candidates budget spent"
-    assert len(read_jsonl(run / "rejected.jsonl")) == 8
-    report = json.loads((run / "iterations.json").read_text())
+    assert len(records_in(run / REJECTED)) == 8
+    report = json.loads((run / ITERATIONS).read_text())
     # N=2 spread over 2 iterations (1 + 2 experiences after a miss), then one more round
     # within the budget of 8 candidates.
     assert [(it["experiences"], it["candidates"]) for it in report] == [(1, 2), (2, 4), (1, 2)]
     assert all(it["accepted"] == 0 and it["acceptance_rate"] == 0 for it in report)
-    assert not (run / "conversations.jsonl").exists()
+    assert not (run / CONVERSATIONS).exists()
 
 
 @pytest.mark.integration
@@ -194,18 +196,19 @@ async def test_embedded_model_two_iterations_of_k2(tmp_path: Path) -> None:
                          num_conversations=2, out_dir=tmp_path / "run", seed=1)
     summary = await execute_run(prepare_run(request))
     run = tmp_path / "run"
-    report = json.loads((run / "iterations.json").read_text())
+    report = json.loads((run / ITERATIONS).read_text())
     assert len(report) >= 2
     assert report[0]["experiences"] == 1 and report[1]["experiences"] >= 1
     candidates = sum(it["candidates"] for it in report)
-    accepted = read_jsonl(run / "conversations.jsonl")
-    rejected = read_jsonl(run / "rejected.jsonl")
+    accepted = records_in(run / CONVERSATIONS)
+    rejected = records_in(run / REJECTED)
     failures = sum(it["generation_failures"] for it in report)
     assert len(accepted) + len(rejected) + failures == candidates
     assert summary.written == len(accepted)
     for record in accepted + rejected:
         experts = {v["expert"] for v in record["review"]["verdicts"]}
-        assert experts == {"repetition", "format_leak", "length", "participation", "toxicity", "coherence", "naturalness"}
+        assert experts == {"repetition", "format_leak", "length", "participation", "toxicity", "coherence",
+                           "naturalness"}
     if report[0]["accepted"]:
         assert report[1]["shots_from_accepted"] == ["acc-c000000"]
     assert summary.stop_reason in {"target reached", "max_candidates budget spent"}
@@ -220,22 +223,23 @@ async def test_an_interrupted_run_resumes_without_losing_or_repeating_anything(t
     with pytest.raises(asyncio.CancelledError):
         await run_scripted(tmp_path, 3, ScriptedModels(interrupt_at_persona_client=6))
     run = tmp_path / "run"
-    assert [r["id"] for r in read_jsonl(run / "conversations.jsonl")] == ["c000000"]
-    assert json.loads((run / "manifest.json").read_text())["status"] == "interrupted"
+    assert [r["id"] for r in records_in(run / CONVERSATIONS)] == ["c000000"]
+    assert json.loads((run / MANIFEST).read_text())["status"] == "interrupted"
 
     summary = await run_scripted(tmp_path, 3, ScriptedModels(), resume=True)
     assert (summary.written, summary.rejected, summary.stop_reason) == (3, 3, "target reached")
-    accepted = [r["id"] for r in read_jsonl(run / "conversations.jsonl")]
-    rejected = [r["id"] for r in read_jsonl(run / "rejected.jsonl")]
+    accepted = [r["id"] for r in records_in(run / CONVERSATIONS)]
+    rejected = [r["id"] for r in records_in(run / REJECTED)]
     assert accepted == ["c000000", "c000001", "c000002"]
     assert sorted(rejected) == ["c000000-k0", "c000001-k0", "c000002-k0"]  # nothing twice
-    whole = json.loads((tmp_path / "whole" / "run" / "iterations.json").read_text())
-    resumed = json.loads((run / "iterations.json").read_text())
+    whole = json.loads((tmp_path / "whole" / "run" / ITERATIONS).read_text())
+    resumed = json.loads((run / ITERATIONS).read_text())
     keys = ("iteration", "experiences", "candidates", "accepted", "rejections_by_expert", "experts",
             "shots_from_accepted", "hub_added", "indices", "attempts_after", "rejected_after")
     assert [{k: it[k] for k in keys} for it in resumed] == [{k: it[k] for k in keys} for it in whole]
     # iteration 2 still learns from what iteration 1 accepted
-    assert resumed[1]["shots_from_accepted"] and set(resumed[1]["shots_from_accepted"]) <= {"acc-c000000", "acc-c000001"}
+    learned = resumed[1]["shots_from_accepted"]
+    assert learned and set(learned) <= {"acc-c000000", "acc-c000001"}
 
 
 def test_cli_flags_override_the_scenario_critics() -> None:

@@ -17,6 +17,8 @@ from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import Progress, execute_run
 from orchestrator.executors.ray import RayExecutor, runtime_env
 from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator.store.jsonl import read_jsonl
+from orchestrator.store.layout import CONVERSATIONS, ITERATIONS, MANIFEST
 from orchestrator.store.records import ConversationRecord
 from tests.helpers import ROOT
 from tests.sim_endpoint import models_yaml, running_endpoint
@@ -40,7 +42,7 @@ def ray_cluster() -> Iterator[None]:
 
 
 def _records(run: Path) -> list[ConversationRecord]:
-    return [ConversationRecord.model_validate_json(line) for line in (run / "conversations.jsonl").open()]
+    return read_jsonl(run / CONVERSATIONS, ConversationRecord.model_validate_json).records
 
 
 def _request(tmp_path: Path, base_url: str, n: int, *, scenario: str = "multiparty", workers: int = 2,
@@ -68,7 +70,7 @@ def test_the_cli_writes_exactly_n_through_two_ray_actors(tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = _records(tmp_path / "run")
     assert len(records) == 4 and len({r.index for r in records}) == 4
-    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "run" / MANIFEST).read_text())
     assert manifest["status"] == "complete" and manifest["executor"]["name"] == "ray"
     assert manifest["executor"]["workers"] == 2
     assert sum(manifest["executor"]["jobs_by_worker"].values()) >= 4
@@ -115,5 +117,5 @@ async def test_a_generator_critic_run_on_ray_ends_with_n_accepted(tmp_path: Path
     assert summary.stop_reason == "target reached"
     assert summary.written == 4 and len(records) == 4 and len({r.index for r in records}) == 4
     assert all(r.review is not None and r.review.decision == "accepted" for r in records)
-    report = json.loads((tmp_path / "run" / "iterations.json").read_text())
+    report = json.loads((tmp_path / "run" / ITERATIONS).read_text())
     assert sum(it["accepted"] for it in report) == 4

@@ -14,6 +14,8 @@ from orchestrator.config import RetryConfig, load_models, load_scenario
 from orchestrator.driver import execute_run
 from orchestrator.models.resilience import AdaptiveLimiter, classify, retry_after_seconds
 from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator.store.jsonl import read_jsonl
+from orchestrator.store.layout import CONVERSATIONS, FAILURES, MANIFEST
 from orchestrator.store.records import ConversationRecord
 from tests.sim_endpoint import FAULTS, models_yaml, running_endpoint
 
@@ -40,8 +42,7 @@ async def test_twenty_percent_faults_still_write_the_requested_count(tmp_path: P
                           "--max-seconds", "120", "--seed", "3") as base_url:
         summary = await execute_run(prepare_run(sim_request(tmp_path, base_url, n=12)))
         served = httpx.get(base_url + "/stats").json()
-    lines = (tmp_path / "run" / "conversations.jsonl").open()
-    records = [ConversationRecord.model_validate_json(line) for line in lines]
+    records = read_jsonl(tmp_path / "run" / CONVERSATIONS, ConversationRecord.model_validate_json).records
     assert summary.written == 12 and len(records) == 12
     assert len({r.id for r in records}) == 12
     assert all(len(r.turns) >= r.provenance.num_turns_target - 1 for r in records)
@@ -49,7 +50,7 @@ async def test_twenty_percent_faults_still_write_the_requested_count(tmp_path: P
     assert set(served["faults"]) == set(FAULTS), served
     retried = summary.endpoints["sim"]["retried"]
     assert {"rate_limit", "server_error", "timeout", "invalid_body", "empty_reply"} <= set(retried), retried
-    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "run" / MANIFEST).read_text())
     assert manifest["status"] == "complete" and manifest["counts"]["written"] == 12
 
 
@@ -61,7 +62,7 @@ async def test_a_conversation_that_keeps_failing_is_recorded_and_replaced(tmp_pa
         request = sim_request(tmp_path, base_url, n=3, concurrency=2)
         request = RunRequest(**{**request.__dict__, "max_failures": 4})
         summary = await execute_run(prepare_run(request))
-    failures = [json.loads(line) for line in (tmp_path / "run" / "failures.jsonl").open()]
+    failures = read_jsonl(tmp_path / "run" / FAILURES).records
     assert summary.written == 0 and summary.failed == len(failures) >= 4
     assert all("model call failed 8 times; last: server_error" in f["reason"] for f in failures)
 

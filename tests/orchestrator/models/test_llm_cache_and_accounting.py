@@ -15,6 +15,8 @@ from orchestrator.models.cache import namespace
 from orchestrator.models.hub import ModelHub
 from orchestrator.models.local import LOCAL_MODEL_INFO
 from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator.store.jsonl import read_jsonl
+from orchestrator.store.layout import CONVERSATIONS, MANIFEST, TRANSCRIPTS
 from orchestrator.store.transcript import Transcript
 from tests.helpers import FreshReplay
 from tests.sim_endpoint import models_yaml, running_endpoint
@@ -80,8 +82,8 @@ async def test_accounting_sums_match_per_call_usage_and_the_endpoint(tmp_path: P
         served = httpx.get(base_url + "/stats").json()
     run = tmp_path / "run"
     per_call: dict[str, list[int]] = {}
-    for transcript in (run / "transcripts").glob("*.jsonl"):
-        for event in map(json.loads, transcript.open()):
+    for transcript in (run / TRANSCRIPTS).glob("*.jsonl"):
+        for event in read_jsonl(transcript).records:
             if event["event"] == "model_call":
                 sums = per_call.setdefault(event["role"], [0, 0, 0])
                 sums[0] += 1
@@ -89,11 +91,11 @@ async def test_accounting_sums_match_per_call_usage_and_the_endpoint(tmp_path: P
                 sums[2] += event["completion_tokens"]
     by_role = {role: [u["calls"], u["prompt_tokens"], u["completion_tokens"]] for role, u in summary.usage.items()}
     assert by_role == per_call
-    records = [json.loads(line) for line in (run / "conversations.jsonl").open()]
+    records = read_jsonl(run / CONVERSATIONS).records
     for role in by_role:  # per-conversation usage adds up to the run's
         assert sum(r["usage"].get(role, {}).get("prompt_tokens", 0) for r in records) == by_role[role][1]
     assert sum(v[1] for v in by_role.values()) == served["prompt_tokens"]
     assert sum(v[2] for v in by_role.values()) == served["completion_tokens"]
     expected_cost = (served["prompt_tokens"] * 0.15 + served["completion_tokens"] * 0.6) / 1e6
     assert summary.cost_usd == pytest.approx(expected_cost, rel=1e-3)
-    assert json.loads((run / "manifest.json").read_text())["cost_usd"] == pytest.approx(expected_cost, rel=1e-3)
+    assert json.loads((run / MANIFEST).read_text())["cost_usd"] == pytest.approx(expected_cost, rel=1e-3)

@@ -33,6 +33,7 @@ from orchestrator.personas.expansion import (
     cluster_attributes,
     spread_sample,
 )
+from orchestrator.store.jsonl import read_jsonl
 from tests.helpers import FIXTURES, replay, replay_hub
 
 SEEDS = yaml.safe_load((FIXTURES / "personas_tiny_seeds.yaml").read_text())["attributes"]
@@ -254,7 +255,7 @@ def test_expand_cli_with_the_real_model(tmp_path: Path, capsys: pytest.CaptureFi
     report = json.loads((out / "report.json").read_text())
     assert report["attributes_before"] == 9 and len(report["categories"]) == 3
     assert report["calls"]["induce_query"] >= 3
-    texts = [json.loads(line)["text"] for line in (out / "attributes.jsonl").read_text().splitlines()]
+    texts = [r["text"] for r in read_jsonl(out / "attributes.jsonl").records]
     assert len(texts) == report["attributes_after"] == len({t.casefold() for t in texts})
     assert "categories found: 3" in capsys.readouterr().out
 

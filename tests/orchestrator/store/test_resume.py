@@ -13,6 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.store.jsonl import read_jsonl
+from orchestrator.store.layout import (
+    CONVERSATIONS,
+    FAILURES,
+    HUB,
+    ITERATIONS,
+    MANIFEST,
+    REJECTED,
+    TRANSCRIPTS,
+    transcript_path,
+)
 from orchestrator.store.records import ConversationRecord
 from tests.helpers import ROOT
 from tests.sim_endpoint import models_yaml, running_endpoint
@@ -37,7 +48,7 @@ def _kill_after(proc: subprocess.Popen[bytes], records: Path, at_least: int, dea
     while time.monotonic() - started < deadline:
         if proc.poll() is not None:
             return
-        if records.parent.joinpath("manifest.json").exists() and _lines(records) >= at_least:
+        if records.parent.joinpath(MANIFEST).exists() and _lines(records) >= at_least:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             return
@@ -53,7 +64,7 @@ def test_kill_9_then_resume_yields_exactly_the_requested_count(tmp_path: Path) -
         models.write_text(models_yaml(base_url, timeout=0.5, extra="cache: {store: off}\n",
                                       extra_backend="    retry: {attempts: 8, initial_delay: 0.01, max_delay: 0.2}\n"))
         out = tmp_path / "run"
-        records = out / "conversations.jsonl"
+        records = out / CONVERSATIONS
         proc = _start(["--scenario", "multiparty", "-n", str(N), "--concurrency", "4", "--seed", str(SEED),
                        "--models", str(models), "--out", str(out)])
         kills = 0
@@ -66,17 +77,17 @@ def test_kill_9_then_resume_yields_exactly_the_requested_count(tmp_path: Path) -
     assert kills >= 3  # the run really was interrupted several times
     raw = records.read_bytes()
     assert raw.endswith(b"\n")
-    parsed = [ConversationRecord.model_validate_json(line) for line in raw.splitlines()]
+    parsed = read_jsonl(records, ConversationRecord.model_validate_json).records
     ids = [r.id for r in parsed]
     assert len(parsed) == N and len(set(ids)) == N
     # per-index seeds are the same as an uninterrupted run would have used
     assert all(r.provenance.seed == SEED * 1_000_003 + r.index for r in parsed)
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["status"] == "complete" and manifest["counts"]["written"] == N
-    failures = out / "failures.jsonl"
-    failed = {json.loads(line)["index"] for line in failures.open()} if failures.exists() else set()
+    failures = out / FAILURES
+    failed = {r["index"] for r in read_jsonl(failures).records} if failures.exists() else set()
     assert not failed & {r.index for r in parsed}  # an index completes once
-    hub = json.loads((out / "hub.json").read_text())
+    hub = json.loads((out / HUB).read_text())
     assert len({s["id"] for s in hub["shots"]}) == len(hub["shots"])
     assert not list(out.glob("**/*.tmp"))
 
@@ -91,7 +102,7 @@ def test_kill_9_then_resume_a_generator_critic_run_yields_exactly_n_accepted(tmp
         models.write_text(models_yaml(base_url, timeout=0.5, extra="cache: {store: off}\n",
                                       extra_backend="    retry: {attempts: 8, initial_delay: 0.01, max_delay: 0.2}\n"))
         out = tmp_path / "run"
-        records = out / "conversations.jsonl"
+        records = out / CONVERSATIONS
         proc = _start(["--scenario", str(scenario), "-n", str(n), "--concurrency", "2", "--seed", str(SEED),
                        "--models", str(models), "--out", str(out)])
         kills = 0
@@ -102,16 +113,16 @@ def test_kill_9_then_resume_a_generator_critic_run_yields_exactly_n_accepted(tmp
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()[-2000:]
     assert kills >= 2
-    parsed = [ConversationRecord.model_validate_json(line) for line in records.read_bytes().splitlines()]
+    parsed = read_jsonl(records, ConversationRecord.model_validate_json).records
     assert len(parsed) == n and len({r.id for r in parsed}) == n
     assert all(r.review is not None and r.review.decision == "accepted" for r in parsed)
-    rejected_file = out / "rejected.jsonl"
-    rejected = [json.loads(line)["id"] for line in rejected_file.open()] if rejected_file.exists() else []
+    rejected_file = out / REJECTED
+    rejected = [r["id"] for r in read_jsonl(rejected_file).records] if rejected_file.exists() else []
     assert len(rejected) == len(set(rejected))  # no candidate written twice
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["status"] == "complete"
     assert manifest["generator_critic"]["accepted"] == n
-    report = json.loads((out / "iterations.json").read_text())
+    report = json.loads((out / ITERATIONS).read_text())
     assert sum(it["accepted"] for it in report) == n
 
 
@@ -120,14 +131,14 @@ def test_resume_cuts_a_torn_last_line(tmp_path: Path) -> None:
 
     run = tmp_path / "run"
     run.mkdir()
-    (run / "manifest.json").write_text("{}")
+    (run / MANIFEST).write_text("{}")
     store = RunStore.open(run)
-    (run / "failures.jsonl").write_bytes(b'{"id": "c000001", "ind')  # a write cut by kill -9
-    (run / "transcripts" / "c000001.jsonl.tmp").write_text("half")  # a rewrite cut before its rename
-    assert store.complete_records("failures.jsonl", ConversationRecord) == []
-    assert (run / "failures.jsonl").read_bytes() == b""
+    (run / FAILURES).write_bytes(b'{"id": "c000001", "ind')  # a write cut by kill -9
+    (run / TRANSCRIPTS / "c000001.jsonl.tmp").write_text("half")  # a rewrite cut before its rename
+    assert store.complete_records(FAILURES, ConversationRecord) == []
+    assert (run / FAILURES).read_bytes() == b""
     RunStore.open(run)
-    assert not (run / "transcripts" / "c000001.jsonl.tmp").exists()
+    assert not (run / TRANSCRIPTS / "c000001.jsonl.tmp").exists()
 
 
 async def test_store_writes_leave_the_event_loop_but_keep_their_order(tmp_path: Path) -> None:
@@ -140,11 +151,11 @@ async def test_store_writes_leave_the_event_loop_but_keep_their_order(tmp_path: 
         store.write_transcript(f"c{i:06d}", [{"event": "x", "i": i}])
         store.save_hub({"mode": "iterative", "shots": [{"id": f"s{j}", "n": j} for j in range(i + 1)]})
     await store.drain()
-    assert json.loads((tmp_path / "run" / "hub.json").read_text())["shots"][-1] == {"id": "s4", "n": 4}
-    assert all((tmp_path / "run" / "transcripts" / f"c{i:06d}.jsonl").exists() for i in range(5))
-    for path in (tmp_path / "run" / "transcripts").iterdir():
+    assert json.loads((tmp_path / "run" / HUB).read_text())["shots"][-1] == {"id": "s4", "n": 4}
+    assert all(transcript_path(tmp_path / "run", f"c{i:06d}").exists() for i in range(5))
+    for path in (tmp_path / "run" / TRANSCRIPTS).iterdir():
         path.unlink()
-    (tmp_path / "run" / "transcripts").rmdir()  # the next transcript write fails
+    (tmp_path / "run" / TRANSCRIPTS).rmdir()  # the next transcript write fails
     store.write_transcript("c000009", [{"event": "x"}])
     with pytest.raises(FileNotFoundError):
         await store.drain()

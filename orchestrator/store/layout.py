@@ -1,0 +1,30 @@
+"""The run directory's layout: every file name in it, defined once.
+
+The driver writes it (orchestrator/store/writer.py), `--resume` reads it back, and inspect,
+report, export and evaluate read it for people; all of them take the names from here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CONVERSATIONS = "conversations.jsonl"  # accepted (or, without critics, all) conversation records
+FAILURES = "failures.jsonl"  # conversations (and Generator-Critic candidates) that failed
+REJECTED = "rejected.jsonl"  # candidates the critic panel did not accept
+ITERATIONS = "iterations.json"  # the Generator-Critic per-iteration report
+MANIFEST = "manifest.json"  # what was run, with what, and how it ended
+HUB = "hub.json"  # the few-shot hub with its RNG state, for --resume
+TRANSCRIPTS = "transcripts"  # one <conversation id>.jsonl of agent events per conversation
+EVALUATION = "evaluation"  # `run.py evaluate` writes here by default
+EVALUATION_REPORT = "report.md"  # inside EVALUATION
+EVALUATION_METRICS = "metrics.json"  # inside EVALUATION
+REPORT_HTML = "report.html"  # `run.py report` writes here by default
+
+
+def transcript_name(conversation_id: str) -> str:
+    """The transcript's path relative to the run directory, as records and notes name it."""
+    return f"{TRANSCRIPTS}/{conversation_id}.jsonl"
+
+
+def transcript_path(root: Path, conversation_id: str) -> Path:
+    return root / transcript_name(conversation_id)
