@@ -7,8 +7,9 @@ would be cut in two. `encode_line` escapes those three anyway, so other line-ori
 (editors, JavaScript, `splitlines`) also see one record per line.
 
 Run files are only ever appended to, so an interruption (kill -9, a full disk) can only damage
-the end of a file. The last line is a torn write when it has no newline or does not parse;
-`read_jsonl` leaves it out of the records and describes it in `JsonlContent.torn`. A line that
+the end of a file. The last line is a torn write when it does not parse; `read_jsonl` leaves
+it out of the records and describes it in `JsonlContent.torn` (a last line that parses but has
+no newline is a whole record and is kept: `unterminated`). A line that
 does not parse before the last one is not a torn write but damage (`JsonlContent.damaged`):
 each caller decides whether that is worth a note (viewers) or an error (evaluate, resume).
 """
@@ -96,6 +97,7 @@ class JsonlContent(Generic[T]):
     record_lines: list[int] = field(default_factory=list)  # line number of each record
     damaged: list[SkippedLine] = field(default_factory=list)  # unparsable lines before the last one
     torn: SkippedLine | None = None  # the last line, when it is a torn write
+    unterminated: bool = False  # the last line is a whole record without its newline (appends add one first)
 
     @property
     def complete_size(self) -> int:
@@ -140,7 +142,7 @@ def read_jsonl(path: Path, parse: Callable[[str], T]) -> JsonlContent[T]: ...
 def read_jsonl(path: Path, parse: Callable[[str], Any] = json_object) -> JsonlContent[Any]:
     """Every line of a JSONL file through `parse` (which raises ValueError for a line it cannot
     read, as json.loads and pydantic's model_validate_json do). The last line is a torn write
-    when it has no newline or does not parse: it is not among the records, `torn` says why, and
+    when it does not parse: it is not among the records, `torn` says why, and
     `complete_size` is where it starts. Earlier lines that do not parse are in `damaged`; the
     lines after them are still read. Raises OSError when the file cannot be read."""
     data = path.read_bytes()
@@ -157,9 +159,9 @@ def read_jsonl(path: Path, parse: Callable[[str], Any] = json_object) -> JsonlCo
             else:
                 content.damaged.append(skipped)
             continue
-        if last and not line.terminated:  # every writer ends a record with "\n": without it, it was cut
-            content.torn = SkippedLine(line.number, line.start, "has no newline at its end")
-            continue
+        # a whole record whose newline is missing (a write cut right before it, or a file made
+        # by hand) is kept: a cut inside a record does not parse
+        content.unterminated = last and not line.terminated
         content.records.append(record)
         content.record_lines.append(line.number)
     return content

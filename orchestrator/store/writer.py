@@ -166,7 +166,7 @@ class RunStore:
 
     def complete_records(self, name: str, model: type[RecordT]) -> list[RecordT]:
         """The records of a JSONL file that were written completely. A torn last line (a write cut
-        by a crash: no newline, or not a valid record) is cut off the file so appends stay clean.
+        by a crash: not a valid record) is cut off the file so appends stay clean.
         A bad line before the last one is damage no crash causes: a UserError, nothing is cut."""
         self._writer.wait()
         path = self.root / name
@@ -180,6 +180,11 @@ class RunStore:
         if content.complete_size != content.size:
             with path.open("r+b") as fh:
                 fh.truncate(content.complete_size)
+                fh.flush()
+                os.fsync(fh.fileno())
+        elif content.unterminated:  # a whole last record cut before its newline: end it, so appends stay clean
+            with path.open("ab") as fh:
+                fh.write(b"\n")
                 fh.flush()
                 os.fsync(fh.fileno())
         return content.records

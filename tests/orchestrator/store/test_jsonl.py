@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 from agents.errors import UserError
 from evaluation.corpus import load_path
@@ -54,12 +55,21 @@ def test_a_torn_last_line_is_skipped_with_a_note(tmp_path: Path) -> None:
                              "probably by an interrupted write, and was skipped"]
 
 
-def test_a_last_line_without_its_newline_is_torn_even_when_it_parses(tmp_path: Path) -> None:
+def test_a_whole_last_record_without_its_newline_is_kept_and_the_writer_ends_it(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
     path.write_bytes(b'{"a": 1}\n{"b": 2}')
     content = read_jsonl(path)
-    assert content.records == [{"a": 1}]
-    assert content.torn is not None and content.torn.problem == "has no newline at its end"
+    assert content.records == [{"a": 1}, {"b": 2}]
+    assert content.torn is None and content.unterminated
+    run = tmp_path / "run"
+    store = RunStore.create(run)
+    (run / "conversations.jsonl").write_bytes(b'{"a": 1}\n{"b": 2}')
+    assert len(store.complete_records("conversations.jsonl", _Anything)) == 2
+    assert (run / "conversations.jsonl").read_bytes() == b'{"a": 1}\n{"b": 2}\n'  # ready for appends
+
+
+class _Anything(BaseModel):
+    model_config = ConfigDict(extra="allow")
 
 
 def test_a_bad_line_before_the_last_is_damage_not_a_torn_write(tmp_path: Path) -> None:
@@ -77,7 +87,7 @@ def test_the_writer_cuts_a_torn_line_but_refuses_damage(tmp_path: Path) -> None:
                             timing={"started_at": "now", "wall_seconds": 0.0, "llm_seconds": 0.0})
     good = encode_line(failure).encode()
     path = tmp_path / "run" / FAILURES
-    path.write_bytes(good + good[:-1])  # the second write lost its newline
+    path.write_bytes(good + good[:-20])  # the second write was cut by a crash
     assert [r.id for r in store.complete_records(FAILURES, FailureRecord)] == ["c000001"]
     assert path.read_bytes() == good
     path.write_bytes(good + b"{}\n" + good)
