@@ -12,15 +12,17 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from evaluation.text import strip_speaker_labels
 from agents.errors import UserError
-from orchestrator.store.records import ConversationRecord
-from orchestrator.store.writer import CONVERSATIONS, MANIFEST
+from evaluation.text import strip_speaker_labels
 from orchestrator.config.yaml_files import describe_validation_error
+from orchestrator.store.writer import CONVERSATIONS, MANIFEST
+
+if TYPE_CHECKING:
+    from orchestrator.store.records import ConversationRecord
 
 PersonaSource = Literal["generated", "sampled"]
 BASELINE_NAMES = ("chitchat",)
@@ -83,6 +85,10 @@ def read_conversations_jsonl(
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+    # The record schema imports AutoGen (critic verdicts): loaded when a file is read, so the
+    # command line, which needs BASELINE_NAMES, starts without it.
+    from orchestrator.store.records import ConversationRecord
+
     conversations: list[Conversation] = []
     notes: list[str] = []
     numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
