@@ -14,7 +14,7 @@ from pathlib import Path
 from agents.errors import UserError
 from evaluation.corpus import BASELINE_NAMES
 
-HELP = "measure runs: statistics, MTLD, diversity, LLM judge; writes RUN_DIR/evaluation"
+HELP = "measure runs: statistics, MTLD, diversity, LLM judge"
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -53,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--seed", type=int, default=0, help="seed for the judge engine and samples (default: 0)"
     )
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=handle)
     return parser
 
 
@@ -66,7 +66,7 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace) -> int:
     from evaluation.api import evaluate_runs
     from evaluation.outputs import comparison_rows, text_table
 
@@ -85,4 +85,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str]) -> int:
-    return run(build_parser().parse_args(argv))
+    return handle(build_parser().parse_args(argv))
