@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """Embedded-model throughput: conversations per minute, LLM-busy fraction, tokens by role.
 
 LLM-busy fraction = seconds the llama.cpp engine spent inside model calls ÷ wall time of the
 run, with model loading excluded (the model is loaded before the clock starts). The goal is
 >= 95%: the orchestrator (AutoGen, validation, I/O) must not keep the engine waiting.
 
-    .venv/bin/python benchmarks/throughput.py --scenario multiparty -n 4 --concurrency 1
+    .venv/bin/python -m benchmarks.throughput --scenario multiparty -n 4 --concurrency 1
 """
 
 from __future__ import annotations
@@ -18,11 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from orchestrator.config import load_models, load_scenario
-from orchestrator.driver import execute_run
-from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator import RunRequest, execute_run, load_models, load_scenario, prepare_run
 
 
 def main() -> int:

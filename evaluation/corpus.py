@@ -12,7 +12,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
@@ -22,7 +22,9 @@ from evaluation.text import strip_speaker_labels
 from orchestrator.config.yaml_files import describe_validation_error
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, EVALUATION, MANIFEST
-from orchestrator.store.records import ConversationRecord
+
+if TYPE_CHECKING:
+    from orchestrator.store.records import ConversationRecord
 
 PersonaSource = Literal["generated", "sampled"]
 BASELINE_NAMES = ("chitchat",)
@@ -85,6 +87,10 @@ def read_conversations_jsonl(
         bad = content.damaged[0]
         detail = f": {bad.detail}" if bad.detail else ""
         raise UserError(f"{path}: line {bad.number} {bad.problem}{detail}")
+    # The record schema imports AutoGen (critic verdicts): loaded when a file is read, so the
+    # command line, which needs BASELINE_NAMES, starts without it.
+    from orchestrator.store.records import ConversationRecord
+
     conversations: list[Conversation] = []
     for lineno, data in zip(content.record_lines, content.records, strict=True):
         try:

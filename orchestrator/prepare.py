@@ -6,25 +6,32 @@ was, on --resume), the model endpoints, the critic panel and the persona source.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from agents.errors import UserError
 from agents.experience_generator import REQUIRED_PARTS as EXPERIENCE_PARTS
 from agents.persona_agent import REQUIRED_PARTS as PERSONA_PARTS
 from agents.persona_agent import persona_variables
 from agents.prompting import PromptTemplate, render
 from agents.schemas import Experience, speaker_slug
 from orchestrator.config import ModelsConfig, Role, Scenario
+from orchestrator.config.prompt_files import load_names, load_prompt, load_seed_shots
 from orchestrator.critics.panel import CriticPanel
-from agents.errors import UserError
-from orchestrator.stages.fewshot_hub import FewShotHub, HubMode, Shot
 from orchestrator.models.hub import ModelHub
 from orchestrator.personas.sources import PersonaSource, build_persona_source, framed_request
-from orchestrator.config.prompt_files import load_names, load_prompt, load_seed_shots
+from orchestrator.stages.fewshot_hub import FewShotHub, HubMode, Shot
 from orchestrator.store.resume import restore_hub
 from orchestrator.store.writer import RunStore
 
 GENERATION_ROLES: tuple[Role, ...] = ("experience_generator", "persona", "selector")
+RAY_WORKERS = 2  # actors a Ray run starts when not told how many
+
+
+def default_out_dir(scenario_name: str) -> Path:
+    """Where a run goes when no directory is given: runs/<scenario>-<timestamp> under the working directory."""
+    return Path("runs") / f"{scenario_name}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 @dataclass(frozen=True)

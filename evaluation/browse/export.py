@@ -202,8 +202,13 @@ def export(records: list[dict[str, Any]], fmt: str, out: Path) -> int:
     return len(rows)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="run.py export", description="Export a run as a dataset.")
+HELP = "export a run: jsonl, parquet, hf, openai, sharegpt"
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register `export` on a command line's subparsers."""
+    parser = subparsers.add_parser("export", help=HELP, description="Export a run as a dataset.")
+    parser.set_defaults(handler=handle)
     parser.add_argument("run_dir", type=Path, help="run directory (or a conversations .jsonl)")
     parser.add_argument("--format", required=True, choices=FORMATS, help="output format")
     parser.add_argument("--out", required=True, type=Path, help="output file (a directory for hf)")
@@ -217,8 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+def build_parser() -> argparse.ArgumentParser:
+    """The `export` parser on its own (prog "run.py export")."""
+    return add_parser(argparse.ArgumentParser(prog="run.py").add_subparsers())
+
+
+def handle(args: argparse.Namespace) -> int:
     run = rr.load_run(args.run_dir)
     for note in run.notes:
         print(f"note: {note}")
@@ -249,3 +258,7 @@ def main(argv: list[str]) -> int:
     unit = "examples" if args.format in ("openai", "sharegpt") else "conversations"
     print(f"wrote {count} {unit} from {len(records)} conversations to {out} ({args.format})")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return handle(build_parser().parse_args(argv))

@@ -169,10 +169,13 @@ def build_report(run: rr.RunData, title: str, with_transcripts: bool = True) -> 
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="run.py report", description="Write a static HTML run browser."
-    )
+HELP = "write one offline HTML file to browse a run"
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register `report` on a command line's subparsers."""
+    parser = subparsers.add_parser("report", help=HELP, description="Write a static HTML run browser.")
+    parser.set_defaults(handler=handle)
     parser.add_argument("run_dir", type=Path, help="run directory (or a conversations .jsonl)")
     parser.add_argument(
         "--out", type=Path, help="HTML file to write (default: RUN_DIR/report.html)"
@@ -183,8 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+def build_parser() -> argparse.ArgumentParser:
+    """The `report` parser on its own (prog "run.py report")."""
+    return add_parser(argparse.ArgumentParser(prog="run.py").add_subparsers())
+
+
+def handle(args: argparse.Namespace) -> int:
     run = rr.load_run(args.run_dir)
     out = (
         args.out or (args.run_dir if args.run_dir.is_dir() else args.run_dir.parent) / REPORT_HTML
@@ -204,3 +211,7 @@ def main(argv: list[str]) -> int:
         f"{len(run.conversations)} conversations)"
     )
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return handle(build_parser().parse_args(argv))

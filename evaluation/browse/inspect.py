@@ -36,8 +36,13 @@ STATUS_STYLE = {"accepted": "green", "rejected": "red", "unreviewed": "dim"}
 REPLY_PREVIEW = 160
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="run.py inspect", description="Inspect a run directory.")
+HELP = "read a run in the terminal"
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register `inspect` on a command line's subparsers."""
+    parser = subparsers.add_parser("inspect", help=HELP, description="Inspect a run directory.")
+    parser.set_defaults(handler=handle)
     parser.add_argument("run_dir", type=Path, help="run directory (or a conversations .jsonl)")
     parser.add_argument("id", nargs="?", help="conversation id to show in full")
     parser.add_argument("--agents", action="store_true", help="with ID: the full agent transcript")
@@ -49,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--width", type=int, help="terminal width (default: detected)")
     return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `inspect` parser on its own (prog "run.py inspect")."""
+    return add_parser(argparse.ArgumentParser(prog="run.py").add_subparsers())
 
 
 def _short(text: str, limit: int) -> str:
@@ -298,8 +308,7 @@ def show_agent_transcript(
     console.print(summary)
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+def handle(args: argparse.Namespace) -> int:
     console = Console(width=args.width, highlight=False)
     run = rr.load_run(args.run_dir)
     print_notes(console, run.notes)
@@ -322,3 +331,7 @@ def main(argv: list[str]) -> int:
         title += f" matching '{args.grep}'"
     list_conversations(console, records, args.page, args.page_size, title)
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return handle(build_parser().parse_args(argv))

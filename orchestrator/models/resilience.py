@@ -27,11 +27,11 @@ from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from orchestrator.models.wrapper import WrappingClient
-from orchestrator.config import RetryConfig
 from agents.errors import GenerationError
+from orchestrator.config import RetryConfig
 from orchestrator.models.http_pool import TransportFailure
 from orchestrator.models.openai_compat import EndpointBodyError
+from orchestrator.models.wrapper import WrappingClient
 
 
 class EndpointGaveUp(GenerationError):

@@ -16,9 +16,9 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agents.errors import ConfigError
 from agents.schemas import Participant
 from orchestrator.config import PROJECT_ROOT
-from agents.errors import ConfigError
 
 PERSONAS_DIR = PROJECT_ROOT / "personas"
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from autogen_agentchat.messages import StructuredMessage
 from pydantic import BaseModel, ValidationError
 
+from agents.errors import GenerationError
 from agents.experience_generator import build_experience_generator, experience_request
 from agents.prompting import PromptTemplate
 from agents.schemas import Experience, canonical_experience, experience_problems, experience_schema
-from agents.errors import GenerationError
 from orchestrator.models.hub import ModelHub
 from orchestrator.store.transcript import Transcript
 

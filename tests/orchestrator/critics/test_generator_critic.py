@@ -243,11 +243,12 @@ async def test_an_interrupted_run_resumes_without_losing_or_repeating_anything(t
 
 
 def test_cli_flags_override_the_scenario_critics() -> None:
-    import run as cli
+    from orchestrator.cli.generation import apply_critic_flags
+    from orchestrator.cli.main import build_parser
 
-    args = cli.build_parser().parse_args(["--iterations", "3", "--max-candidates", "5", "--max-tokens", "9000"])
-    critics = cli.apply_critic_flags(scenario(), args).critics
+    args = build_parser().parse_args(["--iterations", "3", "--max-candidates", "5", "--max-tokens", "9000"])
+    critics = apply_critic_flags(scenario(), args).critics
     assert (critics.iterations, critics.max_candidates, critics.max_tokens) == (3, 5, 9000)
     assert critics.gates[0] == "repetition"  # the rest of the section is kept
-    off = cli.build_parser().parse_args(["--no-critics"])
-    assert cli.apply_critic_flags(scenario(), off).critics is None
+    off = build_parser().parse_args(["--no-critics"])
+    assert apply_critic_flags(scenario(), off).critics is None
