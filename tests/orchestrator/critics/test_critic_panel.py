@@ -11,7 +11,7 @@ from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from agents.errors import ConfigError
 from agents.schemas import Experience, Turn
-from agents.verdicts import CandidateView, Verdict
+from agents.verdicts import CandidateView, Verdict, VerdictStatus
 from orchestrator.config import CriticsConfig, RoleSettings
 from orchestrator.critics.panel import CandidateReview, CriticPanel, decide
 from orchestrator.models.hub import RecordingClient
@@ -157,7 +157,7 @@ async def test_short_circuit_skips_model_experts_after_a_failed_gate() -> None:
 def review_with(candidate: int, scores: dict[str, int | None], failed: tuple[str, ...] = ()) -> CandidateReview:
     verdicts = [Verdict(expert=g, role="gate", method="rule", status="fail") for g in failed]
     for expert, value in scores.items():
-        status = "abstain" if value is None else "pass"
+        status: VerdictStatus = "abstain" if value is None else "pass"
         verdicts.append(Verdict(expert=expert, role="quality", method="llm", status=status, score=value))
     return CandidateReview(candidate, verdicts)
 

@@ -63,7 +63,7 @@ class ScriptedModels:
             replies = [LOOP_LINE] * 6 if looping else CLEAN_LINES[agent]
         elif role == "critic":
             expert = agent.removeprefix("critic_")
-            reply = {"rationale": f"{expert} is fine"}
+            reply: dict[str, str | int] = {"rationale": f"{expert} is fine"}
             reply |= {"verdict": "pass"} if expert in ("toxicity", "faithfulness") else {"score": 4}
             replies = [json.dumps(reply)]
         elif role == "selector":

@@ -13,7 +13,7 @@ from evaluation.corpus import load_path
 from orchestrator.store import reader as rr
 from orchestrator.store.jsonl import encode_line, read_jsonl, split_lines
 from orchestrator.store.layout import CONVERSATIONS, FAILURES
-from orchestrator.store.records import ConversationRecord, FailureRecord
+from orchestrator.store.records import ConversationRecord, FailureRecord, Timing
 from orchestrator.store.resume import restore
 from orchestrator.store.writer import RunStore
 from tests.helpers import FIXTURES
@@ -84,7 +84,7 @@ def test_a_bad_line_before_the_last_is_damage_not_a_torn_write(tmp_path: Path) -
 def test_the_writer_cuts_a_torn_line_but_refuses_damage(tmp_path: Path) -> None:
     store = RunStore.create(tmp_path / "run")
     failure = FailureRecord(id="c000001", index=1, scenario="s", stage="experience", reason="r", usage={},
-                            timing={"started_at": "now", "wall_seconds": 0.0, "llm_seconds": 0.0})
+                            timing=Timing(started_at="now", wall_seconds=0.0, llm_seconds=0.0))
     good = encode_line(failure).encode()
     path = tmp_path / "run" / FAILURES
     path.write_bytes(good + good[:-20])  # the second write was cut by a crash
