@@ -163,7 +163,8 @@ class ModelHub:
         assert not isinstance(backend, LocalBackend)
         # one limiter per backend: its limit is the endpoint's, whichever role is calling
         limiter = self._limiters.setdefault(name, AdaptiveLimiter(backend.retry.max_in_flight))
-        return ResilientClient(client, policy=backend.retry, timeout=backend.timeout_seconds, limiter=limiter)
+        return ResilientClient(client, policy=backend.retry, timeout=backend.timeout_seconds, limiter=limiter,
+                               backend=name)
 
     def caches(self, role: Role) -> bool:
         cache = self.config.cache

@@ -9,10 +9,21 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
+from autogen_core.models import UserMessage
 
 from orchestrator.config import RetryConfig, load_models, load_scenario
 from orchestrator.driver import execute_run
-from orchestrator.models.resilience import AdaptiveLimiter, classify, retry_after_seconds
+from orchestrator.models.openai_compat import EndpointStatusError
+from orchestrator.models.resilience import (
+    AdaptiveLimiter,
+    EndpointRejected,
+    ResilientClient,
+    classify,
+    is_request_rejection,
+    one_line,
+    rejection_of,
+    retry_after_seconds,
+)
 from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.records import ConversationRecord
 from tests.sim_endpoint import FAULTS, models_yaml, running_endpoint
@@ -105,6 +116,46 @@ def test_only_transient_failures_are_retried() -> None:
     assert classify(TimeoutError()) == "timeout"
     assert classify(SimpleNamespace(status_code=401)) is None  # type: ignore[arg-type]
     assert classify(ValueError("schema mismatch")) is None
+    for status in (408, 409):  # a timeout or a conflict may pass on the next try
+        assert classify(SimpleNamespace(status_code=status)) == "server_error"  # type: ignore[arg-type]
+
+
+def test_request_rejections_are_told_apart_from_server_failures() -> None:
+    # llama-cpp-python's server answers a response format it does not take with HTTP 500
+    validation = EndpointStatusError(500, {}, "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
+                                     "'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\"}")
+    assert is_request_rejection(validation) and classify(validation) is None
+    assert not is_request_rejection(EndpointStatusError(500, {}, "boom"))
+    assert all(is_request_rejection(SimpleNamespace(status_code=s)) for s in (400, 401, 404, 422))  # type: ignore[arg-type]
+    assert not any(is_request_rejection(SimpleNamespace(status_code=s)) for s in (408, 409, 429, 503))  # type: ignore[arg-type]
+
+
+class _Rejecting:
+    """A backend client whose every call the endpoint rejects."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error, self.calls = error, 0
+
+    async def create(self, *args: object, **kwargs: object) -> None:
+        self.calls += 1
+        raise self.error
+
+
+async def test_a_rejected_request_is_sent_once_and_names_its_backend() -> None:
+    inner = _Rejecting(EndpointStatusError(400, {}, "Unrecognized request argument supplied: frobnicate"))
+    client = ResilientClient(inner, policy=RetryConfig(attempts=5, initial_delay=0.0),  # type: ignore[arg-type]
+                             timeout=1.0, limiter=AdaptiveLimiter(4), backend="srv")
+    with pytest.raises(EndpointRejected) as caught:
+        await client.create([UserMessage(content="hi", source="user")])
+    assert inner.calls == 1 and client.failures == {}
+    message = ("backends.srv: request rejected, not retried: "
+               "HTTP 400: Unrecognized request argument supplied: frobnicate")
+    assert str(caught.value) == message
+    # AutoGen's group chat re-raises an agent's error as text; the rejection is read back from it
+    assert rejection_of(RuntimeError(f"EndpointRejected: {message}\nTraceback:\n  ...")) == message
+    assert rejection_of(RuntimeError("EndpointGaveUp: model call failed 6 times")) is None
+    server_traceback = "HTTP 500: 1 validation error:\n  bad\n\n  File \"/srv/app.py\", line 3"
+    assert one_line(server_traceback) == "HTTP 500: 1 validation error: bad"
 
 
 async def test_adaptive_limiter_halves_on_rate_limits_and_recovers() -> None:
