@@ -18,14 +18,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from orchestrator.executors.base import Executor
-from orchestrator.stages.fewshot_hub import Shot
 from orchestrator.critics.iterations import GeneratorCritic
+from orchestrator.executors.base import Executor
 from orchestrator.job import ConversationJob, JobResult, RunContext, plan_job
-from orchestrator.store.resume import RestoredRun, restore
 from orchestrator.prepare import GENERATION_ROLES, PreparedRun
-from orchestrator.store.writer import RunStore
+from orchestrator.stages.fewshot_hub import Shot
+from orchestrator.store.resume import RestoredRun, restore
 from orchestrator.store.transcript import RoleUsage
+from orchestrator.store.writer import RunStore
 
 __all__ = ["Progress", "RunSummary", "execute_run", "make_executor"]
 
@@ -289,6 +289,7 @@ class Driver:
             "models": req.models.model_dump(),  # names env variables, never their values
             "models_file": str(req.models_path),
             "model_by_role": self.context.models_by_role,
+            "structured_output": self.p.models.structured_modes,  # per remote backend, as the preflight chose
             "seed": req.seed,
             "num_conversations_requested": req.num_conversations,
             "concurrency": req.concurrency,
@@ -311,7 +312,8 @@ def make_executor(prepared: PreparedRun) -> Executor:
     if req.executor == "ray":
         from orchestrator.executors.ray import RayExecutor
 
-        return RayExecutor(req.models, req.models_path, seed=req.seed, workers=req.workers,
+        # the preflight's choices travel with the configuration: workers run no preflight
+        return RayExecutor(prepared.models.resolved_config(), req.models_path, seed=req.seed, workers=req.workers,
                            concurrency=req.concurrency, address=req.ray_address)
     from orchestrator.executors.local import LocalExecutor
 

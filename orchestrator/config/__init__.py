@@ -2,6 +2,7 @@
 
 from orchestrator.config.models import (
     ROLES,
+    STRUCTURED_OUTPUT_MODES,
     AzureOpenAIBackend,
     CacheConfig,
     LocalBackend,
@@ -11,6 +12,7 @@ from orchestrator.config.models import (
     RetryConfig,
     Role,
     RoleSettings,
+    StructuredOutputMode,
     load_models,
 )
 from orchestrator.config.paths import PROJECT_ROOT, PROMPTS_DIR, SCENARIOS_DIR
@@ -29,6 +31,7 @@ __all__ = [
     "ROLES",
     "RULE_EXPERTS",
     "SCENARIOS_DIR",
+    "STRUCTURED_OUTPUT_MODES",
     "AzureOpenAIBackend",
     "CacheConfig",
     "CriticsConfig",
@@ -41,6 +44,7 @@ __all__ = [
     "Role",
     "RoleSettings",
     "Scenario",
+    "StructuredOutputMode",
     "available_scenarios",
     "load_models",
     "load_scenario",

@@ -4,6 +4,7 @@ role's settings and logs every call into the conversation's transcript (recordin
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,14 +22,17 @@ from orchestrator.config import (
     OpenAIBackend,
     Role,
     RoleSettings,
+    StructuredOutputMode,
 )
 from orchestrator.models.cache import build_store, cached, namespace
 from orchestrator.models.http_pool import open_pool
 from orchestrator.models.local import LocalLlamaClient, resolve_model_path
 from orchestrator.models.logprobs import LogprobClient, chat_first_token, embedded_first_token
 from orchestrator.models.openai_compat import LeanOpenAIClient
+from orchestrator.models.preflight import Feature, features_for, probe_backend, run_to_completion
 from orchestrator.models.recording import RecordingClient, call_seed
 from orchestrator.models.resilience import AdaptiveLimiter, ResilientClient
+from orchestrator.models.structured_output import StructuredOutputClient
 from orchestrator.store.transcript import Transcript
 
 __all__ = ["ModelHub", "RecordingClient", "call_seed"]
@@ -54,6 +58,8 @@ class ModelHub:
         self._limiters: dict[str, AdaptiveLimiter] = {}
         self._pools: dict[str, Any] = {}  # lean clients' connection pools, by backend name
         self._settings: dict[Role, RoleSettings] = {}
+        self._structured: dict[str, StructuredOutputMode] = {}  # per remote backend, as the preflight found
+        self._verified: dict[str, set[Feature]] = {}  # features the preflight checked, per backend
 
     def _field(self, backend: str, name: str) -> str:
         return f"{self.source}: backends.{backend}.{name}"
@@ -62,7 +68,10 @@ class ModelHub:
         return sorted({self.config.settings_for(r).backend for r in roles})
 
     def preflight(self, roles: Sequence[Role]) -> None:
-        """Fail at load time, naming the field to fix, if a backend cannot possibly work."""
+        """Fail at load time, naming the field to fix, if a backend cannot serve these roles: the
+        embedded model's file and grammars; a remote endpoint's key and address, then one tiny call
+        per feature the roles need (orchestrator/models/preflight.py), which also settles the
+        backend's structured-output mode (`auto` included)."""
         for name in self.used_backends(roles):
             backend = self.config.backends[name]
             if isinstance(backend, LocalBackend):
@@ -85,6 +94,42 @@ class ModelHub:
                     f"{self._field(name, field)}: cannot reach {url} ({type(exc).__name__}: {exc}); "
                     "fix the address or start the server"
                 ) from None
+            on_backend = {r: self.config.settings_for(r) for r in roles if self.config.settings_for(r).backend == name}
+            needed = features_for(on_backend) - self._verified.setdefault(name, set())
+            if needed:
+                chosen = run_to_completion(functools.partial(self._probe, name, backend, on_backend, needed))
+                if chosen is not None:
+                    self._structured[name] = chosen
+                self._verified[name] |= needed
+
+    async def _probe(self, name: str, backend: OpenAIBackend | AzureOpenAIBackend, roles: dict[Role, RoleSettings],
+                     needed: set[Feature]) -> StructuredOutputMode | None:
+        # a hub of its own: its clients live and die on the probe's event loop
+        probe_hub = ModelHub(self.config, self.source, seed=self.seed)
+        try:
+            return await probe_backend(probe_hub.backend_client(name), name=name, backend=backend, roles=roles,
+                                       needed=needed, source=str(self.source))
+        finally:
+            await probe_hub.close()
+
+    def structured_mode(self, name: str) -> StructuredOutputMode | None:
+        """A remote backend's structured-output mode; None while `auto` awaits the preflight."""
+        backend = self.config.backends[name]
+        assert not isinstance(backend, LocalBackend)
+        setting = backend.structured_output
+        return self._structured.get(name) or (None if setting == "auto" else setting)
+
+    @property
+    def structured_modes(self) -> dict[str, StructuredOutputMode]:
+        """The mode each probed remote backend uses (the run manifest records it)."""
+        return dict(self._structured)
+
+    def resolved_config(self) -> ModelsConfig:
+        """The configuration with each `auto` replaced by the preflight's choice, for workers that
+        build hubs of their own (the Ray executor) and run no preflight."""
+        backends = {name: b.model_copy(update={"structured_output": self._structured[name]})
+                    if name in self._structured else b for name, b in self.config.backends.items()}
+        return self.config.model_copy(update={"backends": backends})
 
     def _check_grammars(self, backend: str, roles: Sequence[Role]) -> None:
         for role in roles:
@@ -185,8 +230,13 @@ class ModelHub:
         """The role's backend client, behind the LLM cache when the models file caches the role."""
         backend = self._role_settings(role).backend
         if self.caches(role):
-            return self._cached_client(backend, name_prefixes)
-        return self.backend_client(backend, name_prefixes=name_prefixes)
+            shared = self._cached_client(backend, name_prefixes)
+        else:
+            shared = self.backend_client(backend, name_prefixes=name_prefixes)
+        if isinstance(self.config.backends[backend], LocalBackend):
+            return shared  # the embedded client turns every schema into a grammar itself
+        # above the cache, so the cache key covers the request as the mode shapes it
+        return StructuredOutputClient(shared, self.structured_mode(backend))
 
     def endpoint_stats(self) -> dict[str, Any]:
         """Retries, give-ups and throttling per remote backend client."""

@@ -116,6 +116,18 @@ def test_a_grammar_is_refused_on_a_remote_backend(tmp_path: Path) -> None:
     assert "persona.grammar is for the embedded (local) backend only; backend 'b' is openai" in str(err.value)
 
 
+def test_structured_output_modes_of_remote_backends(tmp_path: Path) -> None:
+    base = "backends:\n  b: {type: openai, model: m%s}\ndefault: {backend: b}\n"
+    assert load_model(write(tmp_path, "d.yaml", base % ""), ModelsConfig).backends["b"].structured_output == \
+        "json_schema"  # what OpenAI, vLLM, Ollama and LM Studio take
+    for mode in ("auto", "json_schema", "json_object", "prompt"):
+        config = load_model(write(tmp_path, f"{mode}.yaml", base % f", structured_output: {mode}"), ModelsConfig)
+        assert config.backends["b"].structured_output == mode
+    with pytest.raises(ConfigError) as err:
+        load_model(write(tmp_path, "bad.yaml", base % ", structured_output: grammar"), ModelsConfig)
+    assert "backends.b.openai.structured_output" in str(err.value) and "'json_object'" in str(err.value)
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "run.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120

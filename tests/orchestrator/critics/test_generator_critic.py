@@ -80,6 +80,10 @@ class ScriptedModels:
     def local_engines(self) -> list[Any]:
         return []
 
+    @property
+    def structured_modes(self) -> dict[str, str]:
+        return {}  # no remote backend, nothing probed
+
     async def close(self) -> None:
         return None
 
@@ -205,7 +209,8 @@ async def test_embedded_model_two_iterations_of_k2(tmp_path: Path) -> None:
     assert summary.written == len(accepted)
     for record in accepted + rejected:
         experts = {v["expert"] for v in record["review"]["verdicts"]}
-        assert experts == {"repetition", "format_leak", "length", "participation", "toxicity", "coherence", "naturalness"}
+        assert experts == {"repetition", "format_leak", "length", "participation", "toxicity", "coherence",
+                           "naturalness"}
     if report[0]["accepted"]:
         assert report[1]["shots_from_accepted"] == ["acc-c000000"]
     assert summary.stop_reason in {"target reached", "max_candidates budget spent"}
@@ -235,7 +240,8 @@ async def test_an_interrupted_run_resumes_without_losing_or_repeating_anything(t
             "shots_from_accepted", "hub_added", "indices", "attempts_after", "rejected_after")
     assert [{k: it[k] for k in keys} for it in resumed] == [{k: it[k] for k in keys} for it in whole]
     # iteration 2 still learns from what iteration 1 accepted
-    assert resumed[1]["shots_from_accepted"] and set(resumed[1]["shots_from_accepted"]) <= {"acc-c000000", "acc-c000001"}
+    assert resumed[1]["shots_from_accepted"]
+    assert set(resumed[1]["shots_from_accepted"]) <= {"acc-c000000", "acc-c000001"}
 
 
 def test_cli_flags_override_the_scenario_critics() -> None:

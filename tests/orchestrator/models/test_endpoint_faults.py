@@ -29,6 +29,8 @@ from orchestrator.store.records import ConversationRecord
 from tests.sim_endpoint import FAULTS, models_yaml, running_endpoint
 
 RETRY = "    retry: {attempts: 8, initial_delay: 0.01, max_delay: 0.2, max_in_flight: 32}\n"
+# A run's preflight asks the endpoint once for plain chat and once for structured output, first.
+PREFLIGHT_REQUESTS = 2
 
 
 def sim_request(tmp_path: Path, base_url: str, n: int, *, concurrency: int = 6, extra: str = "") -> RunRequest:
@@ -65,10 +67,10 @@ async def test_twenty_percent_faults_still_write_the_requested_count(tmp_path: P
 
 
 async def test_a_conversation_that_keeps_failing_is_recorded_and_replaced(tmp_path: Path) -> None:
-    # every call fails: each conversation gives up, is recorded with its reason, and the run
-    # stops at the failure budget instead of looping forever
+    # every call after the preflight fails: each conversation gives up, is recorded with its
+    # reason, and the run stops at the failure budget instead of looping forever
     with running_endpoint("--latency", "0", "--fault-rate", "1.0", "--faults", "server_error",
-                          "--max-seconds", "60") as base_url:
+                          "--fault-free-requests", str(PREFLIGHT_REQUESTS), "--max-seconds", "60") as base_url:
         request = sim_request(tmp_path, base_url, n=3, concurrency=2)
         request = RunRequest(**{**request.__dict__, "max_failures": 4})
         summary = await execute_run(prepare_run(request))
@@ -80,8 +82,10 @@ async def test_a_conversation_that_keeps_failing_is_recorded_and_replaced(tmp_pa
 async def test_the_openai_sdk_client_is_still_selectable(tmp_path: Path) -> None:
     # `client: openai_sdk` keeps autogen-ext's OpenAI client; faults go through our retries, not
     # the SDK's own (max_retries=0). The faults are scheduled by request number, so the test sees
-    # exactly these four whatever the ordering (a random fault rate let some runs see none).
-    schedule = "1:rate_limit,2:server_error,7:rate_limit,8:server_error"
+    # exactly these four whatever the ordering (a random fault rate let some runs see none); they
+    # come after the preflight's probes, which use a client of their own.
+    schedule = ",".join(f"{PREFLIGHT_REQUESTS + n}:{kind}" for n, kind in
+                        ((1, "rate_limit"), (2, "server_error"), (7, "rate_limit"), (8, "server_error")))
     with running_endpoint("--latency", "0.01", "--fail-requests", schedule, "--max-seconds", "120") as base_url:
         request = sim_request(tmp_path, base_url, n=3)
         models_file = tmp_path / "models_sdk.yaml"
