@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from agents.errors import UserError
 from agents.schemas import Experience
 from orchestrator.config import load_models, load_scenario
-from orchestrator.driver import execute_run
+from orchestrator.driver import execute_run, repeated_rejection
 from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.records import ConversationRecord, FailureRecord
 from tests.helpers import FIXTURES, replay, replay_hub
@@ -45,7 +46,7 @@ async def test_run_writes_records_transcripts_hub_and_manifest(tmp_path: Path, e
         assert speakers[0] == "Lena" and record.turns[0].text == experience.starter.text
         assert 4 <= len(record.turns) <= 5 and len(record.turns) == record.provenance.num_turns_target
         assert len(set(speakers)) == 3
-        assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False))
+        assert all(a != b for a, b in itertools.pairwise(speakers))
         assert {"experience_generator", "persona", "selector"} <= set(record.usage)
         assert record.usage["selector"].calls >= 1
         assert record.models["persona"].startswith("persona:local:")
@@ -89,3 +90,13 @@ async def test_existing_run_directory_is_refused(tmp_path: Path) -> None:
     prepared = prepare_run(request(tmp_path, n=1))
     with pytest.raises(UserError, match="already holds a run"):
         await execute_run(prepared)
+
+
+def test_a_run_stops_only_on_the_same_rejection_every_time() -> None:
+    same = "backends.srv: request rejected, not retried: HTTP 400: bad"
+    assert repeated_rejection([same, same, same], 3) == same
+    assert repeated_rejection([None, same, same, same], 3) == same
+    assert repeated_rejection([same, same], 3) is None  # too few yet
+    assert repeated_rejection([same, None, same], 3) is None  # a success, or a failure of another kind, between
+    assert repeated_rejection([same, same, same.replace("bad", "other")], 3) is None
+    assert repeated_rejection([None, None, None], 3) is None

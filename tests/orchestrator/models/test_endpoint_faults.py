@@ -79,6 +79,29 @@ async def test_a_conversation_that_keeps_failing_is_recorded_and_replaced(tmp_pa
     assert all("model call failed 8 times; last: server_error" in f["reason"] for f in failures)
 
 
+def test_a_run_whose_requests_are_rejected_stops_after_three_with_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the preflight passes, then the endpoint rejects every request (a 400 no retry can fix): the
+    # run stops after 3 conversations in a row failed on it, not after its budget of 10
+    import run
+
+    with running_endpoint("--latency", "0", "--fault-rate", "1.0", "--faults", "bad_request",
+                          "--fault-free-requests", str(PREFLIGHT_REQUESTS), "--max-seconds", "60") as base_url:
+        models_file = tmp_path / "models.yaml"
+        models_file.write_text(models_yaml(base_url, timeout=0.5, extra_backend=RETRY, extra="cache: {store: off}\n"))
+        code = run.main(["--scenario", "multiparty", "-n", "5", "--models", str(models_file),
+                         "--out", str(tmp_path / "run"), "--max-failures", "10"])
+        served = httpx.get(base_url + "/stats").json()
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2
+    assert err == ("error: backends.sim: request rejected, not retried: HTTP 400: Unrecognized request argument "
+                   "supplied: frobnicate; the last 3 conversations all failed on it, so the run stops "
+                   f"(see {tmp_path / 'run' / 'failures.jsonl'})")
+    failures = [json.loads(line) for line in (tmp_path / "run" / "failures.jsonl").open()]
+    assert len(failures) == 3 and served["requests"] == PREFLIGHT_REQUESTS + 3  # one call each, never retried
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "stopped"
+
+
 async def test_the_openai_sdk_client_is_still_selectable(tmp_path: Path) -> None:
     # `client: openai_sdk` keeps autogen-ext's OpenAI client; faults go through our retries, not
     # the SDK's own (max_retries=0). The faults are scheduled by request number, so the test sees
