@@ -89,6 +89,8 @@ class ModelHub:
                 url, field = backend.azure_endpoint, "azure_endpoint"
             try:
                 httpx.get(url.rstrip("/") + "/models", timeout=5.0)
+            except httpx.ReadTimeout:
+                pass  # reachable but busy (a one-request-at-a-time server): the probes wait longer
             except httpx.HTTPError as exc:
                 raise EndpointError(
                     f"{self._field(name, field)}: cannot reach {url} ({type(exc).__name__}: {exc}); "
