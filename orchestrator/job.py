@@ -176,7 +176,7 @@ async def run_job(job: ConversationJob, context: RunContext, models: ModelHub) -
     if job.people is not None:
         transcript.add("personas_drawn", source=scenario.personas.source, personas=describe_draw(job.people))
         framed = framed_request(job.people, prompts["experience_generator"], shots=shots,
-                                pin=models.has_grammar("experience_generator"))
+                                pin=models.enforces_schemas("experience_generator"))
     stage = "experience"
     review: Review | None = None
     try:

@@ -91,8 +91,8 @@ def _tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def _experience(count: int, rng: random.Random) -> dict[str, Any]:
-    names = rng.sample(NAMES, count)
+def _experience(count: int, rng: random.Random, pinned: list[str] | None = None) -> dict[str, Any]:
+    names = pinned or rng.sample(NAMES, count)
     people = [{
         "name": n, "age": rng.randint(18, 80), "qualities": ["kind", rng.choice(WORDS)],
         "lifestyle": f"Spends evenings on the {rng.choice(WORDS)}.", "speech_style": "Short and friendly.",
@@ -110,7 +110,12 @@ def _schema_reply(schema: dict[str, Any], rng: random.Random, unknown_speaker: b
         return json.dumps({"next_speaker": "Nobody_Here" if unknown_speaker else rng.choice(names)})
     if "participants" in props:
         count = props["participants"].get("minItems", 3)
-        return json.dumps(_experience(count, rng))
+        # names pinned in the schema (one `const` per tuple item) are the ones to use
+        defs = schema.get("$defs", {})
+        items = [defs.get(str(i.get("$ref", "")).rsplit("/", 1)[-1], i) for i in props["participants"].get(
+            "prefixItems", [])]
+        pinned = [i.get("properties", {}).get("name", {}).get("const") for i in items]
+        return json.dumps(_experience(count, rng, pinned if pinned and all(pinned) else None))
     if "verdict" in props:  # a gate critic
         return json.dumps({"rationale": "The lines fit the people and stay civil.", "verdict": "pass"})
     if "score" in props:  # a quality critic

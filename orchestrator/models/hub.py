@@ -279,8 +279,16 @@ class ModelHub:
                              description=self.describe(role))
 
     def has_grammar(self, role: Role) -> bool:
-        """Whether the role's backend enforces arbitrary JSON schemas (llama.cpp grammars)."""
+        """Whether the role's backend is the embedded llama.cpp engine (grammars, repeat_penalty)."""
         return isinstance(self.config.backends[self._role_settings(role).backend], LocalBackend)
+
+    def enforces_schemas(self, role: Role) -> bool:
+        """Whether the role's structured output is decoded under a grammar made from any JSON
+        schema: the embedded engine, or a llama.cpp server in `json_object` mode (the same
+        conversion). Names can then be pinned in the schema (see stages/experience.py); strict
+        `json_schema` endpoints refuse parts of such schemas (tuple items), so they are left out."""
+        name = self._role_settings(role).backend
+        return self.has_grammar(role) or self.structured_mode(name) == "json_object"
 
     def describe(self, role: Role) -> str:
         settings = self.config.settings_for(role)

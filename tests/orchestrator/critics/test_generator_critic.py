@@ -74,6 +74,9 @@ class ScriptedModels:
     def has_grammar(self, role: str) -> bool:
         return False
 
+    def enforces_schemas(self, role: str) -> bool:
+        return False
+
     def describe(self, role: str) -> str:
         return f"scripted:{role}"
 

@@ -98,6 +98,27 @@ def test_extract_json(reply: str, expected: str) -> None:
     assert extract_json(reply) == expected
 
 
+def test_names_are_pinned_where_a_grammar_enforces_the_schema(tmp_path: Path) -> None:
+    dummy = tmp_path / "dummy.gguf"
+    dummy.write_bytes(b"GGUF")
+    remote = {"type": "openai", "model": "m", "model_info": {"family": "unknown"}}
+    config = ModelsConfig.model_validate({
+        "backends": {"embedded": {"type": "local", "model_path": str(dummy)},
+                     "llama": {**remote, "structured_output": "json_object"},
+                     "openai": {**remote, "structured_output": "json_schema"},
+                     "chat": {**remote, "structured_output": "prompt"}},
+        "default": {"backend": "embedded"},
+        "roles": {"experience_generator": {"backend": "llama"}, "critic": {"backend": "openai"},
+                  "selector": {"backend": "chat"}},
+    })
+    hub = ModelHub(config, tmp_path / "models.yaml", seed=0)
+    # the embedded engine and a llama.cpp server's json_object turn any schema into a grammar;
+    # strict json_schema endpoints refuse the tuple items of a pinned schema, prompt mode enforces nothing
+    assert [hub.enforces_schemas(r) for r in ("persona", "experience_generator", "critic", "selector")] == [
+        True, True, False, False]
+    assert not hub.has_grammar("experience_generator")  # no llama.cpp-only sampling settings sent
+
+
 # ------------------------------------------------------------------ prompt mode: validation and rejections
 def prompt_mode_hub(tmp_path: Path, outputs: list[str]) -> ModelHub:
     config = ModelsConfig.model_validate({
