@@ -13,6 +13,7 @@ from orchestrator.config.models import (
     Role,
     RoleSettings,
     StructuredOutputMode,
+    StructuredOutputSetting,
     load_models,
 )
 from orchestrator.config.paths import PROJECT_ROOT, PROMPTS_DIR, SCENARIOS_DIR
@@ -45,6 +46,7 @@ __all__ = [
     "RoleSettings",
     "Scenario",
     "StructuredOutputMode",
+    "StructuredOutputSetting",
     "available_scenarios",
     "load_models",
     "load_scenario",

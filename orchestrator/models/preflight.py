@@ -33,6 +33,7 @@ from orchestrator.config import (
     Role,
     RoleSettings,
     StructuredOutputMode,
+    StructuredOutputSetting,
 )
 from orchestrator.models.logprobs import TOP_LOGPROBS
 from orchestrator.models.resilience import EndpointGaveUp, EndpointRejected, one_line
@@ -103,15 +104,15 @@ async def probe_mode(client: ChatCompletionClient, mode: StructuredOutputMode,
     return None
 
 
-async def choose_mode(client: ChatCompletionClient, configured: str, sampling: Mapping[str, Any],
-                      field: str) -> StructuredOutputMode:
+async def choose_mode(client: ChatCompletionClient, configured: StructuredOutputSetting,
+                      sampling: Mapping[str, Any], field: str) -> StructuredOutputMode:
     """The configured mode once it works, or under `auto` the first that works; else EndpointError
     naming the mode that would work."""
     problems: dict[str, str] = {}
     if configured != "auto":
-        problem = await probe_mode(client, configured, sampling)  # type: ignore[arg-type]
+        problem = await probe_mode(client, configured, sampling)
         if problem is None:
-            return configured  # type: ignore[return-value]
+            return configured
         problems[configured] = problem
     for mode in STRUCTURED_OUTPUT_MODES:
         if mode in problems:

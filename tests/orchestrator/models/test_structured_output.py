@@ -165,6 +165,7 @@ async def test_prompt_mode_speaker_choice_retries_then_picks(tmp_path: Path) -> 
     assert await select(thread) == "Bob"
     chosen = next(e for e in transcript.events if e["event"] == "speaker_selected")
     assert chosen["method"] == "llm" and chosen["attempt"] == 2
+    assert chosen["failures"][0].startswith("attempt 1: ")  # the rejected answer is recorded
 
 
 # ------------------------------------------------------------------ whole runs through each mode
