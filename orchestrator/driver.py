@@ -5,19 +5,23 @@ Plain runs keep `concurrency` jobs in flight until N conversations are written (
 replaced by a new index, up to the failure budget); Generator-Critic runs plan iterations
 (orchestrator/critics/iterations.py) and dispatch each iteration's jobs. Shots are sampled and the
 few-shot hub grows here, never in a job. `--resume` reads the run directory in one place
-(orchestrator/store/resume.py) and continues with the same indices, seeds and shots.
+(orchestrator/store/resume.py) and continues with the same indices, seeds and shots. A run whose
+last conversations all failed on the same rejected request stops (EndpointError, exit 2) instead
+of spending its failure budget on a request the endpoint will never accept.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from agents.errors import EndpointError, UserError
 from orchestrator.critics.iterations import GeneratorCritic
 from orchestrator.executors.base import Executor
 from orchestrator.job import ConversationJob, JobResult, RunContext, plan_job
@@ -29,6 +33,9 @@ from orchestrator.store.writer import RunStore
 
 __all__ = ["Progress", "RunSummary", "execute_run", "make_executor"]
 
+# This many jobs in a row failing on the same rejected request stop the run: a deterministic error
+# repeats for every conversation, and one clear line beats spending the failure budget on it.
+REJECTION_STOP_AFTER = 3
 PACKAGES = ("autogen-agentchat", "autogen-core", "autogen-ext", "llama-cpp-python", "pydantic", "openai", "ray")
 
 
@@ -75,6 +82,15 @@ def _package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def repeated_rejection(recent: Sequence[str | None], times: int) -> str | None:
+    """The rejected request that failed each of the last `times` jobs when it is the same one for
+    all of them; None after a success, any other failure, or fewer jobs."""
+    last = list(recent)[-times:]
+    if len(last) < times or last[0] is None or any(r != last[0] for r in last):
+        return None
+    return last[0]
 
 
 class _IndexPlan:
@@ -142,6 +158,7 @@ class Driver:
                                   prompt_versions=prompt_versions, models_by_role=models_by_role,
                                   panel=prepared.panel)
         self._reserved: dict[int, int] = {}  # Generator-Critic: candidates reserved per job in flight
+        self._rejections: deque[str | None] = deque(maxlen=REJECTION_STOP_AFTER)  # newest jobs' rejected requests
 
     # ------------------------------------------------------------------ writing (the only writer)
     def _account(self, result: JobResult) -> None:
@@ -167,6 +184,12 @@ class Driver:
             self.progress.failed += 1
         self._account(result)
         self.on_progress(self.progress)
+        self._rejections.append(None if result.written else result.rejected_request)
+        times = min(REJECTION_STOP_AFTER, self.req.failure_budget)
+        rejection = repeated_rejection(self._rejections, times)
+        if rejection is not None:
+            raise EndpointError(f"{rejection}; the last {times} conversations all failed on it, so the run stops "
+                                f"(see {self.req.out_dir / 'failures.jsonl'})")
 
     def save_hub(self, *, force: bool = True) -> None:
         """Rewrite hub.json. New experiences alone are saved at most every HUB_SAVE_SECONDS:
@@ -288,6 +311,7 @@ class Driver:
             "models": req.models.model_dump(),  # names env variables, never their values
             "models_file": str(req.models_path),
             "model_by_role": self.context.models_by_role,
+            "structured_output": self.p.models.structured_modes,  # per remote backend, as the preflight chose
             "seed": req.seed,
             "num_conversations_requested": req.num_conversations,
             "concurrency": req.concurrency,
@@ -310,7 +334,8 @@ def make_executor(prepared: PreparedRun) -> Executor:
     if req.executor == "ray":
         from orchestrator.executors.ray import RayExecutor
 
-        return RayExecutor(req.models, req.models_path, seed=req.seed, workers=req.workers,
+        # the preflight's choices travel with the configuration: workers run no preflight
+        return RayExecutor(prepared.models.resolved_config(), req.models_path, seed=req.seed, workers=req.workers,
                            concurrency=req.concurrency, address=req.ray_address)
     from orchestrator.executors.local import LocalExecutor
 
@@ -345,6 +370,9 @@ async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], N
         else:
             await driver.run_plain(restored)
         status = "complete"
+    except UserError:
+        status = "stopped"
+        raise
     finally:
         seconds = time.perf_counter() - started
         if driver._hub_dirty:

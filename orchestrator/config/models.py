@@ -14,6 +14,15 @@ from orchestrator.config.yaml_files import StrictModel as _Strict
 from orchestrator.config.yaml_files import load_model
 
 Role = Literal["experience_generator", "persona", "selector", "critic", "judge"]
+# How a remote backend is asked for a structured (schema-shaped) reply; servers differ:
+# - json_schema: response_format {"type": "json_schema"} (OpenAI, Azure, vLLM, Ollama, LM Studio);
+# - json_object: response_format {"type": "json_object", "schema": ...} (llama-cpp-python's server);
+# - prompt: the schema goes into the prompt and every reply is validated (any chat server);
+# - auto: the preflight tries them in that order and keeps the first that answers constrained.
+StructuredOutputMode = Literal["json_schema", "json_object", "prompt"]
+STRUCTURED_OUTPUT_MODES: tuple[StructuredOutputMode, ...] = ("json_schema", "json_object", "prompt")
+StructuredOutputSetting = Literal["auto", "json_schema", "json_object", "prompt"]
+
 
 class ModelInfoConfig(_Strict):
     """AutoGen ModelInfo for endpoints whose model AutoGen does not know (vLLM, Ollama)."""
@@ -78,6 +87,7 @@ class OpenAIBackend(_Strict):
     client: Literal["lean", "openai_sdk"] = "lean"
     api_key_env: str = "OPENAI_API_KEY"
     model_info: ModelInfoConfig | None = None
+    structured_output: StructuredOutputSetting = "json_schema"
     timeout_seconds: float = Field(default=60.0, gt=0)
     retry: RetryConfig = RetryConfig()
     prices: Prices | None = None
@@ -91,6 +101,7 @@ class AzureOpenAIBackend(_Strict):
     api_version: str = "2024-10-21"
     api_key_env: str = "AZURE_OPENAI_API_KEY"
     model_info: ModelInfoConfig | None = None
+    structured_output: StructuredOutputSetting = "json_schema"
     timeout_seconds: float = Field(default=60.0, gt=0)
     retry: RetryConfig = RetryConfig()
     prices: Prices | None = None

@@ -76,11 +76,18 @@ class ScriptedModels:
     def has_grammar(self, role: str) -> bool:
         return False
 
+    def enforces_schemas(self, role: str) -> bool:
+        return False
+
     def describe(self, role: str) -> str:
         return f"scripted:{role}"
 
     def local_engines(self) -> list[Any]:
         return []
+
+    @property
+    def structured_modes(self) -> dict[str, str]:
+        return {}  # no remote backend, nothing probed
 
     async def close(self) -> None:
         return None
