@@ -27,12 +27,12 @@ class RuleLimits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ngram: int = Field(default=4, ge=2, le=10)
-    max_ngram_repeats: int = Field(default=3, ge=1)  # one n-gram more often than this fails
-    max_duplicate_turns: int = Field(default=0, ge=0)  # verbatim repeated turns allowed
-    min_turns: int = Field(default=4, ge=1)
-    max_turns: int = Field(default=40, ge=1)
-    min_words_per_turn: int = Field(default=1, ge=0)
-    max_words_per_turn: int = Field(default=80, ge=1)
+    max_ngram_repeats: int = Field(default=3, ge=1, le=1000)  # one n-gram more often than this fails
+    max_duplicate_turns: int = Field(default=0, ge=0, le=1000)  # verbatim repeated turns allowed
+    min_turns: int = Field(default=4, ge=1, le=1000)
+    max_turns: int = Field(default=40, ge=1, le=1000)
+    min_words_per_turn: int = Field(default=1, ge=0, le=10_000)
+    max_words_per_turn: int = Field(default=80, ge=1, le=10_000)
     profanity_threshold: float = Field(default=0.8, gt=0, le=1)
 
 

@@ -90,14 +90,7 @@ def generate(args: argparse.Namespace) -> int:
     from orchestrator.driver import execute_run
     from orchestrator.prepare import RAY_WORKERS, RunRequest, default_out_dir, prepare_run
 
-    if args.num_conversations is not None and args.num_conversations < 1:
-        raise UserError(f"--num-conversations: must be at least 1 (got {args.num_conversations})")
-    if args.concurrency is not None and args.concurrency < 1:
-        raise UserError(f"--concurrency: must be at least 1 (got {args.concurrency})")
-    if args.max_failures is not None and args.max_failures < 1:
-        raise UserError(f"--max-failures: must be at least 1 (got {args.max_failures})")
-    if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers: must be at least 1 (got {args.workers})")
+    check_numbers(args)
     if (args.workers is not None or args.ray_address) and (args.executor or "local") != "ray" and not args.resume:
         raise UserError("--workers/--ray-address: only with --executor ray")
     if args.resume:
@@ -121,6 +114,27 @@ def generate(args: argparse.Namespace) -> int:
         summary = asyncio.run(execute_run(prepared, display.update))
     print_summary(summary, console)
     return 0 if summary.written else 1
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """Every numeric flag within its range (orchestrator/config/limits.py)."""
+    from orchestrator.config.limits import (
+        MAX_CANDIDATES,
+        MAX_CONCURRENCY,
+        MAX_CONVERSATIONS,
+        MAX_SEED,
+        MAX_TOKEN_BUDGET,
+        MAX_WORKERS,
+        check_number,
+    )
+
+    check_number("--num-conversations", args.num_conversations, 1, MAX_CONVERSATIONS)
+    check_number("--concurrency", args.concurrency, 1, MAX_CONCURRENCY)
+    check_number("--max-failures", args.max_failures, 1, MAX_CONVERSATIONS)
+    check_number("--workers", args.workers, 1, MAX_WORKERS)
+    check_number("--seed", args.seed, 0, MAX_SEED)
+    check_number("--max-candidates", args.max_candidates, 1, MAX_CANDIDATES)
+    check_number("--max-tokens", args.max_tokens, 1, MAX_TOKEN_BUDGET)
 
 
 def resume_request(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -153,9 +167,15 @@ def apply_critic_flags(scenario: Any, args: argparse.Namespace) -> Any:
         flag = next(iter(overrides)).replace("_", "-")
         raise UserError(f"--{flag}: scenario '{scenario.name}' has no critics section to run")
     if overrides:
+        from pydantic import ValidationError
+
         from orchestrator.config import CriticsConfig
+        from orchestrator.config.yaml_files import describe_validation_error
 
         # Asking for iterations or a budget turns a disabled panel on.
-        critics = CriticsConfig.model_validate({**critics.model_dump(), **overrides, "enabled": True})
+        try:
+            critics = CriticsConfig.model_validate({**critics.model_dump(), **overrides, "enabled": True})
+        except ValidationError as exc:
+            raise UserError(describe_validation_error("command line", exc, model=CriticsConfig)) from None
         return scenario.model_copy(update={"critics": critics})
     return scenario
