@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import statistics
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from agents.errors import UserError
+from evaluation.browse.output_paths import check_report_target
 from orchestrator.store import reader as rr
 from orchestrator.store.layout import EVALUATION_METRICS, EVALUATION_REPORT, REPORT_HTML
 
@@ -119,8 +121,9 @@ def run_summary(run: rr.RunData) -> list[tuple[str, str]]:
         summary.append(("mean score", f"{statistics.fmean(scores):.2f}"))
     summary.append(("tokens", f"{sum(rr.total_tokens(r) for r in records):,}"))
     manifest = run.manifest or {}
-    if "seconds" in manifest:
-        summary.append(("run seconds", f"{manifest['seconds']:.0f}"))
+    seconds = rr.as_number(manifest.get("seconds"))
+    if seconds is not None and math.isfinite(seconds):
+        summary.append(("run seconds", f"{seconds:.0f}"))
     return summary
 
 
@@ -196,6 +199,7 @@ def handle(args: argparse.Namespace) -> int:
     out = (
         args.out or (args.run_dir if args.run_dir.is_dir() else args.run_dir.parent) / REPORT_HTML
     )
+    check_report_target(out, args.run_dir)
     html = build_report(
         run, title=args.run_dir.resolve().name, with_transcripts=not args.no_transcripts
     )
