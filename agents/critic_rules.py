@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.reply_check import leak_problems
 from agents.reply_check import words as _words
-from agents.schemas import speaker_slug
+from agents.speaker_ids import speaker_ids
 from agents.verdicts import CandidateView
 
 __all__ = ["RULE_CHECKS", "RuleLimits", "RuleResult"]
@@ -65,7 +65,7 @@ def check_repetition(view: CandidateView, limits: RuleLimits) -> RuleResult:
 def check_format_leak(view: CandidateView, limits: RuleLimits) -> RuleResult:
     """Speaker labels inside an utterance, prompt/schema text, 'as an AI'."""
     people = view.experience.participants
-    labels = {p.name for p in people} | {speaker_slug(p.name) for p in people}
+    labels = {p.name for p in people} | set(speaker_ids([p.name for p in people]).values())
     problems = [f"turn {i + 1} ({turn.speaker}) contains {problem}"
                 for i, turn in enumerate(view.turns) for problem in leak_problems(turn.text, labels)]
     if problems:
