@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser, *, title: str | None = None) 
     group.add_argument("--resume", type=Path, metavar="RUN_DIR",
                        help="continue an interrupted run: keeps its records, hub and seeds; other flags but "
                             "--concurrency are taken from its manifest")
+    group.add_argument("--retry-failed", action="store_true",
+                       help="with --resume: run the failed conversations' indices again (their failure records move "
+                            "to failures.retried.jsonl), with a fresh failure budget")
     group.add_argument("--max-failures", type=int,
                        help="failed conversations are replaced until this many failed (default: max(10, N))")
     group.add_argument("--executor", choices=("local", "ray"), default=None,
@@ -93,6 +96,8 @@ def generate(args: argparse.Namespace) -> int:
     check_numbers(args)
     if (args.workers is not None or args.ray_address) and (args.executor or "local") != "ray" and not args.resume:
         raise UserError("--workers/--ray-address: only with --executor ray")
+    if args.retry_failed and not args.resume:
+        raise UserError("--retry-failed: only with --resume RUN_DIR")
     if args.resume:
         request, hub_mode = resume_request(args)
     else:
@@ -113,7 +118,14 @@ def generate(args: argparse.Namespace) -> int:
     with ProgressDisplay(request.num_conversations, console) as display:
         summary = asyncio.run(execute_run(prepared, display.update))
     print_summary(summary, console)
-    return 0 if summary.written else 1
+    if summary.missing:
+        retry = ""
+        if summary.failed and not summary.stop_reason:  # plain runs: the failure budget was spent
+            retry = f"; `run.py --resume {request.out_dir} --retry-failed` runs the failed ones again"
+        print(f"error: the run ended short of its target: {summary.written} of {summary.target} conversation(s) "
+              f"written, {summary.missing} missing{retry}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def check_numbers(args: argparse.Namespace) -> None:
@@ -150,7 +162,8 @@ def resume_request(args: argparse.Namespace) -> tuple[Any, Any]:
     settings.update({k: v for k, v in overrides.items() if v is not None})
     if args.executor == "local" and args.ray_address is None:
         settings["ray_address"] = None
-    return RunRequest(out_dir=args.resume, command_line=tuple(sys.argv), resume=True, **settings), hub_mode
+    return RunRequest(out_dir=args.resume, command_line=tuple(sys.argv), resume=True, retry_failed=args.retry_failed,
+                      **settings), hub_mode
 
 
 def apply_critic_flags(scenario: Any, args: argparse.Namespace) -> Any:
