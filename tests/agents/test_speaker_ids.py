@@ -41,7 +41,8 @@ def test_names_that_share_a_readable_identifier_get_their_hash() -> None:
 
 
 def test_the_group_chats_own_source_name_is_never_a_persona_identifier() -> None:
-    assert speaker_ids(["user", "User"]) == {"user": speaker_ids(["user"])["user"], "User": speaker_ids(["User"])["User"]}
+    both = speaker_ids(["user", "User"])
+    assert both == {"user": speaker_ids(["user"])["user"], "User": speaker_ids(["User"])["User"]}
     assert all(i.casefold() != "user" for i in speaker_ids(["user", "User"]).values())
 
 
