@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from agents.errors import UserError
 from orchestrator.config import load_models, load_scenario
+from orchestrator.config.limits import MAX_CONCURRENCY, MAX_CONVERSATIONS, MAX_SEED, MAX_WORKERS, check_number
 from orchestrator.driver import Progress, RunSummary, execute_run
 from orchestrator.prepare import RAY_WORKERS, RunRequest, default_out_dir, prepare_run
 from orchestrator.stages.fewshot_hub import HubMode
@@ -57,9 +58,10 @@ def read_run(run_dir: str | Path) -> list[dict[str, Any]]:
 def _request(scenario: str | Path, *, n: int | None, out: str | Path | None, models: str | Path | None, seed: int,
              concurrency: int, max_failures: int | None, executor: Executor, workers: int | None,
              ray_address: str | None) -> RunRequest:
-    for name, value in (("n", n), ("concurrency", concurrency), ("max_failures", max_failures), ("workers", workers)):
-        if value is not None and value < 1:
-            raise UserError(f"{name}: must be at least 1 (got {value})")
+    for name, value, low, high in (("n", n, 1, MAX_CONVERSATIONS), ("concurrency", concurrency, 1, MAX_CONCURRENCY),
+                                   ("max_failures", max_failures, 1, MAX_CONVERSATIONS),
+                                   ("workers", workers, 1, MAX_WORKERS), ("seed", seed, 0, MAX_SEED)):
+        check_number(name, value, low, high)
     if executor not in ("local", "ray"):
         raise UserError(f"executor: 'local' or 'ray' (got {executor!r})")
     if executor != "ray" and (workers is not None or ray_address is not None):

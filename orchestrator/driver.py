@@ -64,6 +64,13 @@ class RunSummary:
     iterations: list[dict[str, Any]] = field(default_factory=list)
     endpoints: dict[str, Any] = field(default_factory=dict)  # retries and throttling per backend
     executor: dict[str, Any] = field(default_factory=dict)
+    target: int = 0  # conversations asked for (accepted ones, with critics)
+    set_aside: list[str] = field(default_factory=list)  # invalid lines --resume moved aside, and where
+
+    @property
+    def missing(self) -> int:
+        """Conversations the run ended without: a run that ends short of its target is not a success."""
+        return max(0, self.target - self.written)
 
     @property
     def total_tokens(self) -> int:
@@ -320,7 +327,9 @@ class Driver:
             "command_line": list(req.command_line),
             "packages": _package_versions(),
             "prompt_versions": self.context.prompt_versions,
-            "counts": {"written": self.progress.done, "failed": self.progress.failed, "hub_size": len(self.p.hub)},
+            "counts": {"written": self.progress.done, "failed": self.progress.failed, "hub_size": len(self.p.hub),
+                       "missing": max(0, req.num_conversations - self.progress.done)},
+            "set_aside": self.store.set_aside,
             "failures": self.failure_reasons,
             "generator_critic": None if self.critic is None else self.critic.manifest(),
             "usage": {role: u.model_dump() for role, u in sorted(self.usage.items())},
@@ -348,7 +357,8 @@ async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], N
     store = RunStore.open(req.out_dir) if req.resume else RunStore.create(req.out_dir)
     executor = executor or make_executor(prepared)
     driver = Driver(prepared, store, executor, on_progress)
-    restored = restore(store, generator_critic=driver.critic is not None) if req.resume else RestoredRun()
+    restored = (restore(store, generator_critic=driver.critic is not None, retry_failed=req.retry_failed)
+                if req.resume else RestoredRun())
     add_usage(driver.usage, restored.usage)
     driver.failure_reasons.extend(restored.failure_reasons)
     if driver.critic is None:  # experiences whose hub save was still pending at the crash
@@ -392,5 +402,5 @@ async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], N
         llm_busy_seconds=stats.get("llm_busy_seconds", 0.0), failure_reasons=driver.failure_reasons,
         stop_reason=critic.stop_reason if critic else "", rejected=critic.rejected_candidates if critic else 0,
         iterations=critic.report if critic else [], endpoints=stats.get("endpoints", {}),
-        executor=manifest["executor"],
+        executor=manifest["executor"], target=req.num_conversations, set_aside=list(store.set_aside),
     )

@@ -23,7 +23,8 @@ from typing import Any
 
 from agents.critics import critic_agent_name
 from agents.errors import GenerationError, UserError
-from agents.schemas import Experience, Turn, speaker_slug
+from agents.schemas import Experience, Turn
+from agents.speaker_ids import speaker_ids
 from agents.verdicts import CandidateView
 from orchestrator.config import Scenario
 from orchestrator.critics.panel import CandidateReview, CriticPanel, PanelDecision
@@ -217,7 +218,7 @@ async def run_job(job: ConversationJob, context: RunContext, models: ModelHub) -
     result.record = ConversationRecord(
         id=job.conv_id, index=job.index, scenario=scenario.name, experience=experience,
         participants=[p.name for p in experience.participants],
-        speaker_ids={speaker_slug(p.name): p.name for p in experience.participants},
+        speaker_ids={agent: name for name, agent in speaker_ids([p.name for p in experience.participants]).items()},
         turns=turns,
         usage=transcript.usage_by_role(),
         timing=_timing(started_at, t0, transcript),

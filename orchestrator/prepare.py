@@ -15,7 +15,8 @@ from agents.experience_generator import REQUIRED_PARTS as EXPERIENCE_PARTS
 from agents.persona_agent import REQUIRED_PARTS as PERSONA_PARTS
 from agents.persona_agent import persona_variables
 from agents.prompting import PromptTemplate, render
-from agents.schemas import Experience, speaker_slug
+from agents.schemas import Experience
+from agents.speaker_ids import speaker_ids
 from orchestrator.config import ModelsConfig, Role, Scenario
 from orchestrator.config.prompt_files import load_names, load_prompt, load_seed_shots
 from orchestrator.critics.panel import CriticPanel
@@ -48,6 +49,7 @@ class RunRequest:
     # failed conversations are replaced until this many have failed (default: max(10, N))
     max_failures: int | None = None
     resume: bool = False  # continue the run already in out_dir (see orchestrator/store/resume.py)
+    retry_failed: bool = False  # resume: run the failed indices again (plain runs)
     # where jobs run: "local" (asyncio in this process) or "ray" (`workers` actors, each with
     # `concurrency` jobs in flight; a local Ray cluster unless `ray_address` names one)
     executor: Literal["local", "ray"] = "local"
@@ -82,7 +84,7 @@ def _check_templates(prompts: dict[str, PromptTemplate], scenario: Scenario, sho
     render(prompts["persona"], "description", **variables)
     render(prompts["group_chat"], "opening", situation=shot.situation, topic=shot.topic,
            relations=[r.model_dump() for r in shot.relations], participants=[p.model_dump() for p in shot.participants])
-    names = [speaker_slug(p.name) for p in shot.participants]
+    names = list(speaker_ids([p.name for p in shot.participants]).values())
     render(prompts["group_chat"], "selector", roles=[{"name": n, "description": ""} for n in names],
            history=[{"speaker": names[0], "text": shot.starter.text}], candidates=names[1:])
     try:

@@ -72,7 +72,7 @@ def _score_text(value: float | None) -> str:
 
 def print_notes(console: Console, notes: list[str]) -> None:
     for note in notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(Text.assemble(("note:", "yellow"), f" {note}"), highlight=False)
 
 
 def list_conversations(
@@ -107,7 +107,7 @@ def list_conversations(
         )
     console.print(table)
     if page < pages:
-        console.print(f"[dim]next page: --page {page + 1}[/]")
+        console.print(Text(f"next page: --page {page + 1}", style="dim"))
 
 
 def list_failures(console: Console, failures: list[dict[str, Any]]) -> None:
@@ -118,7 +118,8 @@ def list_failures(console: Console, failures: list[dict[str, Any]]) -> None:
     for column in ("id", "stage", "reason", "attempts"):
         table.add_column(column, overflow="fold")
     for failure in failures:
-        attempts = failure.get("attempts") or []
+        attempts = failure.get("attempts")
+        attempts = attempts if isinstance(attempts, list) else []
         reasons = [str(a.get("reason", a)) if isinstance(a, dict) else str(a) for a in attempts]
         table.add_row(
             str(failure.get("id", "?")),
@@ -138,7 +139,8 @@ def persona_cards(record: dict[str, Any], colours: dict[str, str]) -> Columns:
         body = Text()
         body.append(f"age {person.get('age', '?')}\n", style="dim")
         body.append("qualities: ", style="bold")
-        body.append(", ".join(map(str, person.get("qualities") or [])) + "\n")
+        qualities = person.get("qualities")
+        body.append(", ".join(map(str, qualities if isinstance(qualities, list) else [])) + "\n")
         for label, value in (
             ("life", person.get("lifestyle")),
             ("speaks", person.get("speech_style")),
@@ -196,8 +198,7 @@ def show_conversation(
                         ("relation: ", "bold"),
                         f"{r.get('person_a')} & {r.get('person_b')}: {r.get('relation')}",
                     )
-                    for r in exp.get("relations") or []
-                    if isinstance(r, dict)
+                    for r in rr.relations(record)
                 ],
             ),
             title="experience",
@@ -237,12 +238,13 @@ def _event_line(event: dict[str, Any]) -> tuple[str, str, str]:
             if "attempt" in event
             else f"failures {event.get('failures', '')}"
         )
+        candidates = event.get("candidates")
         return (
             "selector",
             kind,
             (
                 f"{event.get('speaker')} "
-                f"from [{', '.join(map(str, event.get('candidates') or []))}] "
+                f"from [{', '.join(map(str, candidates if isinstance(candidates, list) else [candidates]))}] "
                 f"by {event.get('method', '?')}, {extra}"
             ),
         )
@@ -297,8 +299,8 @@ def show_agent_transcript(
         if event.get("event") == "model_call":
             totals = usage.setdefault(str(event.get("role", "?")), [0, 0, 0])
             totals[0] += 1
-            totals[1] += int(event.get("prompt_tokens") or 0)
-            totals[2] += int(event.get("completion_tokens") or 0)
+            totals[1] += rr.whole_number(event.get("prompt_tokens"))
+            totals[2] += rr.whole_number(event.get("completion_tokens"))
     console.print(table)
     summary = Table(title="token usage by role (from the transcript)")
     for column in ("role", "calls", "prompt tokens", "completion tokens"):
@@ -309,7 +311,8 @@ def show_agent_transcript(
 
 
 def handle(args: argparse.Namespace) -> int:
-    console = Console(width=args.width, highlight=False)
+    # markup off: names, turns and ids are data, and "[/x]" in a turn must print as it is
+    console = Console(width=args.width, highlight=False, markup=False)
     run = rr.load_run(args.run_dir)
     print_notes(console, run.notes)
     if args.failed:

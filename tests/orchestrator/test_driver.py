@@ -61,7 +61,7 @@ async def test_run_writes_records_transcripts_hub_and_manifest(tmp_path: Path, e
 
     manifest = json.loads((run / MANIFEST).read_text())
     assert manifest["status"] == "complete"
-    assert manifest["counts"] == {"written": 3, "failed": 1, "hub_size": 6}
+    assert manifest["counts"] == {"written": 3, "failed": 1, "missing": 0, "hub_size": 6}
     assert manifest["packages"]["autogen-agentchat"] == "0.7.5"
     assert manifest["seed"] == 5 and manifest["command_line"] == ["run.py", "--test"]
     hub = json.loads((run / HUB).read_text())

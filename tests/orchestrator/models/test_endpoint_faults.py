@@ -28,11 +28,10 @@ from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, FAILURES, MANIFEST
 from orchestrator.store.records import ConversationRecord
+from tests.helpers import PREFLIGHT_REQUESTS
 from tests.sim_endpoint import FAULTS, models_yaml, running_endpoint
 
 RETRY = "    retry: {attempts: 8, initial_delay: 0.01, max_delay: 0.2, max_in_flight: 32}\n"
-# A run's preflight asks the endpoint once for plain chat and once for structured output, first.
-PREFLIGHT_REQUESTS = 2
 
 
 def sim_request(tmp_path: Path, base_url: str, n: int, *, concurrency: int = 6, extra: str = "") -> RunRequest:
