@@ -168,6 +168,20 @@ async def test_prompt_mode_speaker_choice_retries_then_picks(tmp_path: Path) -> 
     assert chosen["failures"][0].startswith("attempt 1: ")  # the rejected answer is recorded
 
 
+async def test_persona_expansion_goes_through_the_mode(tmp_path: Path) -> None:
+    from agents.persona_expansion_agents import induce_query
+    from orchestrator.config.prompt_files import load_prompt
+
+    reply = 'Category found!\n```json\n{"label": "pets", "query": "What pets do you have?"}\n```'
+    hub = prompt_mode_hub(tmp_path, [reply])
+    transcript = Transcript()
+    client = hub.client("experience_generator", agent="query_inducer", transcript=transcript, seed=1)
+    induced = await induce_query(client, load_prompt("persona_expansion"), ["I have a dog.", "I own a cat."])
+    assert (induced.label, induced.query) == ("pets", "What pets do you have?")
+    (call,) = [e for e in transcript.events if e["event"] == "model_call"]
+    assert call["schema"] == "InducedQuery"
+
+
 # ------------------------------------------------------------------ whole runs through each mode
 @pytest.fixture
 def _api_key(monkeypatch: pytest.MonkeyPatch) -> None:
