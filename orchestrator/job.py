@@ -220,7 +220,8 @@ async def run_job(job: ConversationJob, context: RunContext, models: ModelHub) -
         provenance=Provenance(
             seed=job.seed, shot_ids=shot_ids, prompt_versions=context.prompt_versions,
             num_turns_target=job.num_turns, experience_attempts=len(rejections) + 1,
-            experience_rejections=[{"attempt": e["attempt"], "reason": e["reason"]} for e in rejections],
+            experience_rejections=[{"attempt": e["attempt"], "reason": e["reason"], "rules": e.get("rules", [])}
+                                   for e in rejections],
         ),
         review=review,
     )
