@@ -15,7 +15,7 @@ from autogen_agentchat.messages import TextMessage
 from agents.group_chat import OPENING_SOURCE, build_group_chat, opening_messages
 from agents.persona_agent import build_persona_agent
 from agents.prompting import PromptTemplate, render
-from agents.reply_check import reply_problems
+from agents.reply_check import reply_findings
 from agents.schemas import Experience, Turn, speaker_slug
 from agents.speaker_selection import eligible_speakers
 from orchestrator.config import Scenario
@@ -25,8 +25,9 @@ from orchestrator.stages.reply_resampling import CheckedReplyClient
 from orchestrator.store.transcript import Transcript
 
 
-def _reply_problems(reply: str, earlier: Sequence[str], *, labels: Sequence[str]) -> list[str]:
-    return reply_problems(reply, speaker_labels=labels, earlier=earlier)
+def _reply_findings(reply: str, earlier: Sequence[str], *, labels: Sequence[str], speaker: str,
+                    names: Sequence[str]) -> dict[str, list[str]]:
+    return reply_findings(reply, speaker_labels=labels, earlier=earlier, speaker=speaker, names=names)
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,11 @@ async def run_group_chat(
     seed: int,
 ) -> list[Turn]:
     display = {speaker_slug(p.name): p.name for p in experience.participants}
-    check = functools.partial(_reply_problems, labels=[*display, *display.values()])
+    names = list(display.values())
     agents = []
     for offset, participant in enumerate(experience.participants):
         slug = speaker_slug(participant.name)
+        check = functools.partial(_reply_findings, labels=[*display, *names], speaker=participant.name, names=names)
         client = CheckedReplyClient(
             models.client("persona", agent=slug, transcript=transcript, seed=seed * 31 + offset),
             check=check, attempts=scenario.reply_attempts, agent=slug, transcript=transcript,
