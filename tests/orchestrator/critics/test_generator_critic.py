@@ -38,6 +38,9 @@ def experience(marker: str) -> str:
     exp["participants"] = exp["participants"][:2]
     exp["relations"] = exp["relations"][:1]
     exp["situation"] = f"{marker}: Sunday evening in Alice's kitchen, trying out the new oven."
+    # topic and starter differ too: an experience that copies its shot's is rejected (shot_copy)
+    exp["topic"] = f"{exp['topic']} ({marker})"
+    exp["starter"]["text"] = f"{exp['starter']['text']} ({marker})"
     return json.dumps(exp)
 
 
