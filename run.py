@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iterations", type=int,
                         help="Generator-Critic iterations (default: the scenario's critics.iterations)")
     parser.add_argument("--max-candidates", type=int,
-                        help="budget: candidate conversations to attempt at most (default: 2*K*N)")
+                        help="budget: candidate conversations to attempt at most "
+                             "(default: critics.budget_per_conversation*K*N)")
     parser.add_argument("--max-tokens", type=int,
                         help="budget: tokens to spend at most, all roles (default: critics.max_tokens)")
     parser.add_argument("--no-critics", action="store_true",

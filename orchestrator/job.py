@@ -246,6 +246,9 @@ async def _review_candidates(
     candidates: dict[int, list[Turn]] = {}
     reviews: list[CandidateReview] = []
     for k in range(job.candidates):
+        if panel.decides_on_first_pass and any(r.passed for r in reviews):
+            transcript.add("candidates_skipped", first=k, reason="a candidate passed every gate of a gates-only panel")
+            break
         seed = job.seed * 1009 + k
         transcript.add("candidate_started", candidate=k, seed=seed)
         try:
