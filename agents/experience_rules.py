@@ -5,7 +5,7 @@ express them. Each rule is a small pure function returning its problems (empty: 
 - `debris`: template or JSON left in a field ("{{", "{{', 'topic:Sitting in...", "person_a"),
   or a placeholder value ("string", "N/A");
 - `clones`: two participants with the same value in a whole field (speech style, lifestyle,
-  a memory, the list of qualities): the same person twice under two names;
+  a memory, the list of qualities when it has two or more): the same person twice under two names;
 - `not_a_sentence`: a situation or topic that is no text of its own: too few words, no word
   beyond names and function words, a cut-off ending, or the topic repeating the situation;
 - `relation_names_only`: a relation that only restates names ("Nasrin and Giulia");
@@ -92,7 +92,9 @@ def clone_problems(experience: Experience) -> list[str]:
         "speech_style": lambda i: _key(people[i].speech_style),
         "memory.recent": lambda i: _key(people[i].memory.recent),
         "memory.long_term": lambda i: _key(people[i].memory.long_term),
-        "qualities": lambda i: " | ".join(sorted(_key(q) for q in people[i].qualities)),
+        # one quality in common is ordinary ("kind"); the same list of two or more is a copy
+        "qualities": lambda i: " | ".join(sorted(_key(q) for q in people[i].qualities))
+        if len(people[i].qualities) > 1 else "",
     }
     problems = []
     for field, value in fields.items():

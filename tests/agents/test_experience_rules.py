@@ -78,7 +78,11 @@ def test_sharing_one_quality_is_not_cloning(experience: Experience) -> None:
     def share(d: dict[str, Any]) -> None:
         d["participants"][2]["qualities"] = ["calm", "funny"]  # Tomas is calm too
 
+    def single(d: dict[str, Any]) -> None:
+        d["participants"][1]["qualities"] = d["participants"][2]["qualities"] = ["calm"]  # a list of one
+
     assert "clones" not in experience_findings(changed(experience, share))
+    assert "clones" not in experience_findings(changed(experience, single))
 
 
 @pytest.mark.parametrize(("field", "value", "expected"), [
