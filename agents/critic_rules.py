@@ -1,7 +1,8 @@
 """Rule experts: critic checks that call no model, cheap and reliable even when the model is
-tiny (degenerate repetition, format leaks, length bounds, a silent speaker, profanity), and the
-limits they apply. Pure functions of a `CandidateView`; the agent that runs them is
-`RuleCritic` in agents/critics.py. `RULE_CHECKS` names every rule expert, for the panel and the
+tiny (degenerate repetition, format leaks, length bounds, a silent speaker, profanity, turns that
+are not speech, one opening over and over, a switch of language), and the limits they apply.
+Pure functions of a `CandidateView`; the agent that runs them is `RuleCritic` in
+agents/critics.py. `RULE_CHECKS` names every rule expert, for the panel and the
 scenario schema alike.
 """
 
@@ -12,10 +13,12 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.language_check import language_drift
 from agents.reply_check import leak_problems
-from agents.reply_check import words as _words
 from agents.speaker_ids import speaker_ids
+from agents.speech_rules import OPENING_WORDS, opening, speech_problems
 from agents.verdicts import CandidateView
+from agents.word_lists import words as _words
 
 __all__ = ["RULE_CHECKS", "RuleLimits", "RuleResult"]
 
@@ -34,6 +37,8 @@ class RuleLimits(BaseModel):
     min_words_per_turn: int = Field(default=1, ge=0, le=10_000)
     max_words_per_turn: int = Field(default=80, ge=1, le=10_000)
     profanity_threshold: float = Field(default=0.8, gt=0, le=1)
+    # turns that may open with the same first words (agents/speech_rules.py OPENING_WORDS)
+    max_same_opening: int = Field(default=2, ge=1, le=1000)
 
 
 RuleResult = tuple[bool, str]
@@ -109,10 +114,47 @@ def check_profanity(view: CandidateView, limits: RuleLimits) -> RuleResult:
     return True, f"max offensive-language probability {probs[worst]:.2f}"
 
 
+def check_speech(view: CandidateView, limits: RuleLimits) -> RuleResult:
+    """Turns that are not a person speaking: stage text, a lone word, a roll call of names, the
+    speaker addressing themselves (agents/speech_rules.py)."""
+    names = [p.name for p in view.experience.participants]
+    problems = [f"turn {i + 1} ({turn.speaker}) {why}" for i, turn in enumerate(view.turns)
+                for why in speech_problems(turn.text, speaker=turn.speaker, names=names).values()]
+    if problems:
+        return False, "; ".join(problems[:3])
+    return True, "every turn is speech: no stage text, lone words, roll calls or self-address"
+
+
+def check_openings(view: CandidateView, limits: RuleLimits) -> RuleResult:
+    """One opening over and over ("I'm glad to hear that..." on five turns)."""
+    names = [p.name for p in view.experience.participants]
+    openings = Counter(first for turn in view.turns if (first := opening(turn.text, names)))
+    if openings:
+        first, count = openings.most_common(1)[0]
+        if count > limits.max_same_opening:
+            return False, f"{count} turns open with {' '.join(first)!r} (limit {limits.max_same_opening})"
+    return True, f"no {OPENING_WORDS}-word opening on more than {limits.max_same_opening} turns"
+
+
+def check_language(view: CandidateView, limits: RuleLimits) -> RuleResult:
+    """Turns in another language than the conversation (its experience and turns together), by
+    script and common-word profile (agents/language_check.py, offline)."""
+    exp = view.experience
+    reference = " ".join([exp.situation, exp.topic, exp.starter.text, *(t.text for t in view.turns)])
+    problems = [f"turn {i + 1} ({turn.speaker}) {why}" for i, turn in enumerate(view.turns)
+                if (why := language_drift(turn.text, reference))]
+    if problems:
+        return False, "; ".join(problems[:3])
+    return True, "every turn is in the conversation's language"
+
+
 RULE_CHECKS: dict[str, Callable[[CandidateView, RuleLimits], RuleResult]] = {
     "repetition": check_repetition,
     "format_leak": check_format_leak,
     "length": check_length,
     "participation": check_participation,
     "profanity": check_profanity,
+    "speech": check_speech,
+    "openings": check_openings,
+    "language": check_language,
 }

@@ -1,15 +1,19 @@
 """What a spoken line must not contain: shared by the persona reply check (a reply that fails is
-sampled again) and the format_leak critic (a conversation that still contains one is rejected).
+sampled again) and the rule critics (a conversation that still contains one is rejected): leaked
+labels and prompt text (format_leak), repeats, non-speech (agents/speech_rules.py) and a switch of
+language (agents/language_check.py).
 
 Pure functions over text; no model, no I/O.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-_WORD = re.compile(r"[\w']+")
+from agents.language_check import language_drift
+from agents.speech_rules import repeated_opening, speech_problems
+from agents.word_lists import words
+
 # Prompt, schema and chat-template text that must never appear in a spoken line.
 LEAK_MARKERS = (
     "as an ai", "an ai language model", "i am an ai", "i'm an ai", "not an ai", "language model",
@@ -20,10 +24,6 @@ GENERIC_LABELS = ("user", "assistant", "system", "speaker", "narrator")
 # People echo a phrase; six words in a row lifted from an earlier line is parroting, and the
 # start of the loops the repetition critic rejects.
 COPY_RUN = 6
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.casefold())
 
 
 def leak_problems(text: str, speaker_labels: Iterable[str]) -> list[str]:
@@ -40,18 +40,41 @@ def leak_problems(text: str, speaker_labels: Iterable[str]) -> list[str]:
     return problems
 
 
-def reply_problems(text: str, *, speaker_labels: Iterable[str], earlier: Iterable[str]) -> list[str]:
-    """Why a persona's reply cannot be spoken as is: empty, leaking, or a verbatim repeat."""
+def reply_findings(text: str, *, speaker_labels: Iterable[str], earlier: Iterable[str], speaker: str = "",
+                   names: Sequence[str] = ()) -> dict[str, list[str]]:
+    """Why a persona's reply cannot be spoken as is, by rule (empty, format_leak, repetition,
+    stage_text, roll_call, self_address, opening, language); empty means it can.
+
+    `speaker` is the replying participant's display name and `names` every participant's: without
+    them the name-based rules (roll call, self-address, narration by name) have nothing to go on."""
     said = " ".join(words(text))
     if not said:
-        return ["empty reply"]
-    problems = [f"contains {p}" for p in leak_problems(text, speaker_labels)]
+        return {"empty": ["empty reply"]}
+    found: dict[str, list[str]] = {}
+    leaks = [f"contains {p}" for p in leak_problems(text, speaker_labels)]
+    if leaks:
+        found["format_leak"] = leaks
     earlier = list(earlier)
     if any(said == " ".join(words(line)) for line in earlier):
-        problems.append("repeats an earlier line word for word")
+        found["repetition"] = ["repeats an earlier line word for word"]
     elif _runs(words(text)) & set().union(*(_runs(words(line)) for line in earlier)):
-        problems.append(f"copies {COPY_RUN} or more words in a row from an earlier line")
-    return problems
+        found["repetition"] = [f"copies {COPY_RUN} or more words in a row from an earlier line"]
+    for rule, why in speech_problems(text, speaker=speaker, names=names).items():
+        found[rule] = [why]
+    opening = None if "repetition" in found else repeated_opening(text, earlier, names)
+    if opening:
+        found["opening"] = [opening]
+    drift = language_drift(text, " ".join(earlier))
+    if drift:
+        found["language"] = [drift]
+    return found
+
+
+def reply_problems(text: str, *, speaker_labels: Iterable[str], earlier: Iterable[str], speaker: str = "",
+                   names: Sequence[str] = ()) -> list[str]:
+    """`reply_findings` as one list of reasons."""
+    found = reply_findings(text, speaker_labels=speaker_labels, earlier=earlier, speaker=speaker, names=names)
+    return [why for reasons in found.values() for why in reasons]
 
 
 def _runs(tokens: list[str]) -> set[tuple[str, ...]]:

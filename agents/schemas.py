@@ -5,8 +5,9 @@ The experience and the speaker choice are LLM outputs, an untrusted edge: `extra
 bounded strings and lists (a tiny model under a grammar repeats list items until max_tokens
 without `maxItems`/`maxLength`).
 Structural rules live in the schema, so constrained decoding enforces them; cross-field rules
-(unique names, starter speaker is a participant) live in `experience_problems`, because a
-grammar cannot express them.
+(unique names, starter speaker is a participant) live in `experience_findings`, because a
+grammar cannot express them, beside the rules for degenerate content (template debris, cloned
+participants, a situation that is no sentence...: agents/experience_rules.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import SkipJsonSchema
+
+from agents.experience_rules import DEGENERATE_RULES, shot_copy_problems
 
 
 class _Output(BaseModel):
@@ -126,6 +129,21 @@ def _blank(text: str) -> bool:
 
 def experience_problems(experience: Experience, num_participants: int | None = None) -> list[str]:
     """Every reason this experience is unusable; empty means usable."""
+    return [why for reasons in experience_findings(experience, num_participants).values() for why in reasons]
+
+
+def experience_findings(experience: Experience, num_participants: int | None = None,
+                        shots: Sequence[Experience] = ()) -> dict[str, list[str]]:
+    """Every reason this experience is unusable, by rule: `structure` (the cross-field rules below),
+    then each degenerate-content rule of agents/experience_rules.py, and `shot_copy` against the
+    shots it was prompted with; empty means usable."""
+    found = {"structure": _structure_problems(experience, num_participants)}
+    found |= {rule: check(experience) for rule, check in DEGENERATE_RULES.items()}
+    found["shot_copy"] = shot_copy_problems(experience, shots)
+    return {rule: problems for rule, problems in found.items() if problems}
+
+
+def _structure_problems(experience: Experience, num_participants: int | None) -> list[str]:
     problems: list[str] = []
     names = [p.name.strip() for p in experience.participants]
     if num_participants is not None and len(names) != num_participants:

@@ -43,6 +43,7 @@ PACKAGES = ("autogen-agentchat", "autogen-core", "autogen-ext", "llama-cpp-pytho
 class Progress:
     done: int = 0
     failed: int = 0
+    rejected: int = 0  # candidates the critic panel rejected (Generator-Critic runs)
     total: int = 0
     tokens: int = 0
     cached_calls: int = 0
@@ -178,6 +179,7 @@ class Driver:
         self.store.write_transcript(result.conv_id, result.transcript)
         for rejected in result.rejected:
             self.store.append_rejected(rejected)
+            self.progress.rejected += 1
         for failure in result.candidate_failures:
             self.store.append_failure(failure)
             self.failure_reasons.append(f"{failure.id} (candidate): {failure.reason}")

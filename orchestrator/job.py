@@ -226,7 +226,8 @@ async def run_job(job: ConversationJob, context: RunContext, models: ModelHub) -
         provenance=Provenance(
             seed=job.seed, shot_ids=shot_ids, prompt_versions=context.prompt_versions,
             num_turns_target=job.num_turns, experience_attempts=len(rejections) + 1,
-            experience_rejections=[{"attempt": e["attempt"], "reason": e["reason"]} for e in rejections],
+            experience_rejections=[{"attempt": e["attempt"], "reason": e["reason"], "rules": e.get("rules", [])}
+                                   for e in rejections],
         ),
         review=review,
     )
@@ -251,6 +252,9 @@ async def _review_candidates(
     candidates: dict[int, list[Turn]] = {}
     reviews: list[CandidateReview] = []
     for k in range(job.candidates):
+        if panel.decides_on_first_pass and any(r.passed for r in reviews):
+            transcript.add("candidates_skipped", first=k, reason="a candidate passed every gate of a gates-only panel")
+            break
         seed = job.seed * 1009 + k
         transcript.add("candidate_started", candidate=k, seed=seed)
         try:

@@ -25,6 +25,25 @@ def load_experience(name: str = "foundation/experience_three.json") -> Experienc
     return Experience.model_validate(json.loads((FIXTURES / name).read_text()))
 
 
+TOPICS = ("Whether the bakery should open on Sundays.", "Who pays for the broken oven.", "A holiday by the sea.",
+          "Which band plays at the street party.", "How to split the garden plots.", "A dog that keeps escaping.",
+          "Moving the market to the square.", "The new bus timetable.", "A neighbour's noisy renovation.",
+          "Who keeps the lost-and-found box.")
+
+
+def varied_experiences(experience: Experience, n: int) -> list[str]:
+    """n scripted generator answers (JSON) that differ in situation, topic and starter: each
+    written experience joins the few-shot hub, and one repeating a shot's is rejected (shot_copy)."""
+    answers = []
+    for i in range(n):
+        topic = f"{TOPICS[i % len(TOPICS)]}" if i < len(TOPICS) else f"{TOPICS[i % len(TOPICS)]} Round {i}."
+        varied = experience.model_copy(update={
+            "situation": f"{experience.situation} Day {i + 1}.", "topic": topic,
+            "starter": experience.starter.model_copy(update={"text": f"Okay, listen. {topic}"})})
+        answers.append(json.dumps(varied.model_dump()))
+    return answers
+
+
 def replay(outputs: list[str]) -> ReplayChatCompletionClient:
     return ReplayChatCompletionClient(outputs, model_info=LOCAL_MODEL_INFO)
 

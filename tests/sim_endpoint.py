@@ -49,6 +49,12 @@ PROMPT_SCHEMA_MARKER = "It must match this JSON schema:\n"  # orchestrator/model
 NAMES = ("Mara", "Joel", "Ines", "Kofi", "Petra", "Ravi", "Lucia", "Oskar")
 WORDS = ("garden", "train", "recipe", "weekend", "budget", "concert", "puppy", "exam", "roof", "market",
          "bicycle", "letter", "storm", "lantern", "harbour", "violin", "orchard", "ticket", "novel", "kettle")
+# Persona lines pass the reply checks and the default rule critics: no two open with the same
+# three words (word, verb, word: 4,000 combinations) and no four-word run recurs by design.
+VERBS = ("beats", "needs", "costs", "matches", "follows", "outlasts", "suits", "rivals", "tops", "echoes")
+TAILS = ("honestly", "I think", "for sure", "right now", "no doubt", "if anything")
+STYLES = ("Short and friendly.", "Slow and careful.", "Loud, lots of jokes.", "Quiet, asks questions.",
+          "Formal and precise.", "Warm, tells stories.", "Blunt and quick.", "Dreamy, drifts off.")
 
 
 @dataclass
@@ -93,14 +99,20 @@ def _tokens(text: str) -> int:
 
 def _experience(count: int, rng: random.Random, pinned: list[str] | None = None) -> dict[str, Any]:
     names = pinned or rng.sample(NAMES, count)
+    count = len(names)
+    # distinct words and styles per person: participants sharing a whole field are clones
+    things, styles = rng.sample(WORDS, 3 * count), rng.sample(STYLES, count)
     people = [{
-        "name": n, "age": rng.randint(18, 80), "qualities": ["kind", rng.choice(WORDS)],
-        "lifestyle": f"Spends evenings on the {rng.choice(WORDS)}.", "speech_style": "Short and friendly.",
-        "memory": {"recent": f"Lost a {rng.choice(WORDS)} last week.", "long_term": "Grew up by the sea."},
-    } for n in names]
+        "name": n, "age": rng.randint(18, 80), "qualities": ["kind", things[3 * i]],
+        "lifestyle": f"Spends evenings on the {things[3 * i + 1]}.", "speech_style": styles[i],
+        "memory": {"recent": f"Lost a {things[3 * i + 2]} last week.", "long_term": f"Grew up in {n}'s home town."},
+    } for i, n in enumerate(names)]
     relations = [{"person_a": a, "person_b": b, "relation": "old friends"} for a, b in itertools.pairwise(names)]
-    return {"participants": people, "relations": relations, "situation": f"Planning a {rng.choice(WORDS)} trip.",
-            "topic": f"the {rng.choice(WORDS)}", "starter": {"speaker": names[0], "text": "Shall we start?"}}
+    # a frame of word pairs: an experience copying a shot's situation, topic or starter is rejected
+    a, b, c, d = rng.sample(WORDS, 4)
+    return {"participants": people, "relations": relations, "situation": f"Planning a {a} trip with the {b}.",
+            "topic": f"the {c} and the {d}",
+            "starter": {"speaker": names[0], "text": f"Shall we start with the {c} or the {b}?"}}
 
 
 def _schema_reply(schema: dict[str, Any], rng: random.Random, unknown_speaker: bool) -> str:
@@ -293,8 +305,9 @@ class SimEndpoint:
             reply = _schema_reply(prompted, self._rng, fault == "unknown_speaker")
             content = f"Sure, here it is:\n```json\n{reply}\n```"
         else:
-            first, second = self._rng.choice(WORDS), self._rng.choice(WORDS)
-            content = f"I keep thinking about the {first} and the {second}, honestly."
+            first, second = self._rng.sample(WORDS, 2)
+            verb, tail = self._rng.choice(VERBS), self._rng.choice(TAILS)
+            content = f"{first.capitalize()} {verb} {second}s, {tail}."
         prompt_tokens = sum(_tokens(str(m.get("content", ""))) for m in request.get("messages", []))
         completion_tokens = _tokens(content) if content else 0
         if self.settings.token_rate > 0:

@@ -40,11 +40,13 @@ class ProgressDisplay:
 
     def update(self, progress: RunProgress) -> None:
         minutes = max(time.perf_counter() - self._started, 1e-9) / 60
-        finished = progress.done + progress.failed
+        # failed and rejected conversations are replaced: the bar counts the written ones toward N
+        finished = progress.done
         cost = f" · ${progress.cost_usd:,.4f}" if progress.cost_usd else ""
         cached = f" · {progress.cached_calls:,} cached calls" if progress.cached_calls else ""
+        rejected = f"rejected {progress.rejected} · " if progress.rejected else ""
         status = (
-            f"failed {progress.failed} · {progress.tokens:,} tok{cost}{cached} · "
+            f"{rejected}failed {progress.failed} · {progress.tokens:,} tok{cost}{cached} · "
             f"{progress.done / minutes:.1f} conv/min · {progress.tokens / (minutes * 60):.0f} tok/s"
         )
         self._bar.update(self._task, completed=finished, status=status)

@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser, *, title: str | None = None) 
     group.add_argument("--iterations", type=int,
                        help="Generator-Critic iterations (default: the scenario's critics.iterations)")
     group.add_argument("--max-candidates", type=int,
-                       help="budget: candidate conversations to attempt at most (default: 2*K*N)")
+                       help="budget: candidate conversations to attempt at most "
+                            "(default: critics.budget_per_conversation*K*N)")
     group.add_argument("--max-tokens", type=int,
                        help="budget: tokens to spend at most, all roles (default: critics.max_tokens)")
     group.add_argument("--no-critics", action="store_true",

@@ -89,7 +89,11 @@ class CriticsConfig(_Strict):
     verdict_attempts: int = Field(default=2, ge=1, le=5)  # malformed verdicts retried, then abstain
     short_circuit: bool = True  # skip model experts once a gate has failed (saves tokens)
     # Budget: generation stops when N conversations are accepted or a budget is spent.
-    max_candidates: int | None = Field(default=None, ge=1, le=MAX_CANDIDATES)  # default: 2 * K * N
+    # default: budget_per_conversation * K * N
+    max_candidates: int | None = Field(default=None, ge=1, le=MAX_CANDIDATES)
+    # Without max_candidates, candidates (times K) a run may attempt per requested conversation:
+    # room to replace the rejected ones, so -n N still ends with N.
+    budget_per_conversation: int = Field(default=2, ge=1, le=100)
     max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKEN_BUDGET)
     limits: RuleLimits = RuleLimits()  # the rule experts' own schema
 
@@ -105,6 +109,8 @@ class CriticsConfig(_Strict):
         bad = [n for n in names if not n.replace("_", "").isalnum()]
         if bad:
             raise ValueError(f"expert names must be letters, digits and underscores: {', '.join(bad)}")
+        if self.min_mean_quality is not None and not self.quality:
+            raise ValueError("min_mean_quality needs quality experts (quality is empty: nothing would pass)")
         return self
 
 

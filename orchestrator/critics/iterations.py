@@ -66,7 +66,8 @@ class GeneratorCritic:
     def __init__(self, config: CriticsConfig, *, target: int) -> None:
         self.config = config
         self.target = target
-        self.max_candidates = config.max_candidates or 2 * config.candidates_per_experience * target
+        self.max_candidates = (config.max_candidates
+                               or config.budget_per_conversation * config.candidates_per_experience * target)
         self.max_tokens = config.max_tokens
         self.attempts = 0  # candidates attempted, plus experiences that failed
         self.reserved = 0  # candidates reserved by jobs in flight

@@ -6,6 +6,9 @@ Rules:
 - among the candidates that pass every gate, each quality expert votes for the candidate(s)
   it scored highest; most votes wins; ties go to the higher mean quality score, then to the
   lower candidate index (deterministic);
+- a panel of gates alone (no quality experts, the default scenarios' rule gate) accepts the
+  first candidate that passes every gate: nothing ranks the others, so the job stops generating
+  once one has passed (`decides_on_first_pass`);
 - a malformed verdict is retried (bounded), then counted as an abstention: recorded, no vote,
   never a crash. An abstaining gate does not fail the candidate;
 - with `short_circuit`, model experts are skipped once a gate has failed (status "skipped").
@@ -114,6 +117,11 @@ class CriticPanel:
         if not experts:
             raise ConfigError("scenario critics: the panel has no experts (gates and quality are both empty)")
         return cls(experts, config)
+
+    @property
+    def decides_on_first_pass(self) -> bool:
+        """Gates only: the first candidate that passes them is the winner, later ones are not needed."""
+        return not any(e.role == "quality" for e in self.experts) and self.config.min_mean_quality is None
 
     @property
     def templates(self) -> dict[str, PromptTemplate]:
@@ -241,6 +249,11 @@ def decide(reviews: Sequence[CandidateReview], *, min_mean_quality: float | None
             + (f", tie broken by {tie_break}" if tie_break and votes[r.candidate] == votes[winner.candidate] else "")
             + ")"
         )
+    if not experts:  # gates only: nothing ranks the passing candidates, the first one wins
+        reasons[winner.candidate] = "passed every gate (no quality experts: the first passing candidate wins)"
+        for r in ordered[1:]:
+            reasons[r.candidate] = f"passed the gates after candidate {winner.candidate}, which had passed first"
+        return PanelDecision(winner.candidate, votes, reasons, rejected_by)
     reasons[winner.candidate] = (
         f"passed every gate; {votes[winner.candidate]} quality vote(s) of {len(experts)}"
         + (f"; tie broken by {tie_break}" if tie_break else "")

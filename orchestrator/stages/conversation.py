@@ -15,7 +15,7 @@ from autogen_agentchat.messages import TextMessage
 from agents.group_chat import OPENING_SOURCE, build_group_chat, opening_messages
 from agents.persona_agent import build_persona_agent
 from agents.prompting import PromptTemplate, render
-from agents.reply_check import reply_problems
+from agents.reply_check import reply_findings
 from agents.schemas import Experience, Turn
 from agents.speaker_ids import speaker_ids
 from agents.speaker_selection import eligible_speakers
@@ -26,8 +26,9 @@ from orchestrator.stages.reply_resampling import CheckedReplyClient
 from orchestrator.store.transcript import Transcript
 
 
-def _reply_problems(reply: str, earlier: Sequence[str], *, labels: Sequence[str]) -> list[str]:
-    return reply_problems(reply, speaker_labels=labels, earlier=earlier)
+def _reply_findings(reply: str, earlier: Sequence[str], *, labels: Sequence[str], speaker: str,
+                    names: Sequence[str]) -> dict[str, list[str]]:
+    return reply_findings(reply, speaker_labels=labels, earlier=earlier, speaker=speaker, names=names)
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,11 @@ async def run_group_chat(
 ) -> list[Turn]:
     ids = speaker_ids([p.name for p in experience.participants])
     display = {agent: name for name, agent in ids.items()}
-    check = functools.partial(_reply_problems, labels=[*display, *display.values()])
+    names = list(ids)
     agents = []
     for offset, participant in enumerate(experience.participants):
         slug = ids[participant.name]
+        check = functools.partial(_reply_findings, labels=[*display, *names], speaker=participant.name, names=names)
         client = CheckedReplyClient(
             models.client("persona", agent=slug, transcript=transcript, seed=seed * 31 + offset),
             check=check, attempts=scenario.reply_attempts, agent=slug, transcript=transcript,

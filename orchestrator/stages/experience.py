@@ -1,7 +1,11 @@
 """Run the experience generator until it yields a usable experience (bounded attempts).
 
-Every rejected attempt is recorded with its reason and the raw model output is in the
-transcript's model_call event, so a bad prompt or a weak model can be diagnosed later.
+Usable means schema-valid, and passing the cross-field and degenerate-content rules
+(agents/schemas.py `experience_findings`: template debris, cloned participants, a situation that
+is no sentence, relations that restate names, a starter that is not speech, a frame copied from
+a shot). Every rejected attempt is recorded with its reason and the rules it broke, and the raw
+model output is in the transcript's model_call event, so a bad prompt or a weak model can be
+diagnosed later.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from agents.errors import GenerationError
 from agents.experience_generator import build_experience_generator, experience_request
 from agents.prompting import PromptTemplate
-from agents.schemas import Experience, canonical_experience, experience_problems, experience_schema
+from agents.schemas import Experience, canonical_experience, experience_findings, experience_schema
 from orchestrator.models.hub import ModelHub
 from orchestrator.store.transcript import Transcript
 
@@ -67,6 +71,7 @@ async def generate_experience(
     if framed is not None:
         schema, request, system_part = framed.schema, framed.request, framed.system_part
     rejections: list[dict[str, object]] = []
+    rules: list[str]
     for attempt in range(1, max_attempts + 1):
         client = models.client(
             "experience_generator",
@@ -76,6 +81,7 @@ async def generate_experience(
         )
         agent = build_experience_generator(client, template, schema, system_part=system_part)
         reason: str
+        rules = ["schema"]
         try:
             result = await agent.run(task=request)
             message = result.messages[-1]
@@ -88,17 +94,19 @@ async def generate_experience(
                 else:
                     built = Experience.model_validate(content.model_dump())
                 experience = canonical_experience(built)
-                problems = experience_problems(experience, num_participants)
-                if not problems:
+                found = experience_findings(experience, num_participants, shots)
+                if not found:
                     transcript.add("experience_accepted", attempt=attempt)
                     return experience
-                reason = "; ".join(problems)
+                reason = "; ".join(why for reasons in found.values() for why in reasons)
+                rules = sorted(found)
         except ValidationError as exc:
             reason = f"invalid JSON for the experience schema: {_validation_summary(exc)}"
         except ValueError as exc:  # a framed output that does not fit the given personas
             reason = f"output does not fit the given personas: {exc}"
-        rejections.append({"attempt": attempt, "reason": reason})
-        transcript.add("experience_rejected", attempt=attempt, reason=reason)
+            rules = ["frame_fit"]
+        rejections.append({"attempt": attempt, "reason": reason, "rules": rules})
+        transcript.add("experience_rejected", attempt=attempt, reason=reason, rules=rules)
     raise GenerationError(
         f"experience generator produced no usable experience in {max_attempts} attempts",
         attempts=rejections,

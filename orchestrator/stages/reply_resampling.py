@@ -1,10 +1,12 @@
 """A persona's reply is checked before it is spoken; a reply that cannot be spoken is sampled
 again, a bounded number of times (the per-call seed changes with every call).
 
-What counts as unspeakable is `agents.reply_check.reply_problems` (empty, a speaker label or
-prompt text inside, a word-for-word repeat of an earlier line): the same rules the format_leak
-and repetition critics apply to the finished conversation. Every rejected reply is kept in the
-transcript with its problems. When the attempts run out the last reply is kept as it is and
+What counts as unspeakable is `agents.reply_check.reply_findings` (empty, a speaker label or
+prompt text inside, a word-for-word repeat of an earlier line, stage text, a lone word, a roll call
+of names, the speaker addressing themselves, an opening that repeats an earlier line's, a switch
+of language): the rules the format_leak, repetition, speech, openings and language critics apply to
+the finished conversation. Every rejected reply is kept in the transcript with its problems and
+the rules they broke. When the attempts run out the last reply is kept as it is and
 marked, so the critics, not this wrapper, decide the conversation's fate.
 """
 
@@ -21,7 +23,8 @@ from pydantic import BaseModel
 from orchestrator.models.wrapper import WrappingClient
 from orchestrator.store.transcript import Transcript
 
-ReplyCheck = Callable[[str, Sequence[str]], list[str]]  # (reply, earlier lines) -> problems
+# (reply, earlier lines) -> problems by rule; empty: the reply can be spoken
+ReplyCheck = Callable[[str, Sequence[str]], dict[str, list[str]]]
 
 
 def spoken_lines(messages: Sequence[LLMMessage]) -> list[str]:
@@ -55,10 +58,11 @@ class CheckedReplyClient(WrappingClient):
                                               cancellation_token=cancellation_token)
             if not isinstance(result.content, str):
                 return result
-            problems = self._check(result.content, earlier)
-            if not problems:
+            found = self._check(result.content, earlier)
+            if not found:
                 return result
             final = attempt == self._attempts
+            problems = [why for reasons in found.values() for why in reasons]
             self._transcript.add("reply_rejected", agent=self._agent, attempt=attempt, problems=problems,
-                                 reply=result.content[:500], kept=final)
+                                 rules=sorted(found), reply=result.content[:500], kept=final)
         return result

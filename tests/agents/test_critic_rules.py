@@ -94,6 +94,42 @@ async def test_profanity_is_rejected() -> None:
     assert "turn 2" in out.rationale
 
 
+@pytest.mark.parametrize(("name", "expected"), [
+    ("stage_text", "turn 4 (Carol) is a stage label ('Situation 2.')"),
+    ("roll_call", "turn 6 (Bob) only lists names ('Alice and Carol.')"),
+    ("self_address", "turn 5 (Alice) addresses the speaker Alice by name ('bob and alice')"),
+])
+async def test_turns_that_are_not_speech_fail_the_speech_expert(name: str, expected: str) -> None:
+    out = await verdict("speech", name)
+    assert out.verdict == "fail"
+    assert out.rationale == expected
+
+
+async def test_the_same_opening_on_three_turns_fails_the_openings_expert() -> None:
+    out = await verdict("openings", "same_openings")
+    assert out.verdict == "fail"
+    assert out.rationale == "3 turns open with \"i'm glad to\" (limit 2)"
+    relaxed = RuleCritic("openings", RuleLimits(max_same_opening=3))
+    result = await relaxed.run(task=candidate_message(view("same_openings")))
+    message = result.messages[-1]
+    assert isinstance(message, StructuredMessage) and isinstance(message.content, RuleOutput)
+    assert message.content.verdict == "pass"
+
+
+async def test_a_turn_in_another_language_fails_the_language_expert() -> None:
+    out = await verdict("language", "language_drift")
+    assert out.verdict == "fail"
+    assert out.rationale.startswith("turn 7 (Carol) reads as fr")
+
+
+@pytest.mark.parametrize("name", ["stage_text", "roll_call", "self_address", "same_openings", "language_drift"])
+async def test_each_new_defect_fails_only_its_own_expert(name: str) -> None:
+    own = {"stage_text": "speech", "roll_call": "speech", "self_address": "speech", "same_openings": "openings",
+           "language_drift": "language"}[name]
+    failed = [expert for expert in RULES if (await verdict(expert, name)).verdict == "fail"]
+    assert failed == [own]
+
+
 def test_unknown_rule_expert_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown rule expert"):
         RuleCritic("vibes", LIMITS)

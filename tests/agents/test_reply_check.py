@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import pytest
 from autogen_core.models import AssistantMessage, LLMMessage, SystemMessage, UserMessage
 
-from agents.reply_check import leak_problems, reply_problems
+from agents.reply_check import leak_problems, reply_findings, reply_problems
 from orchestrator.stages.reply_resampling import CheckedReplyClient, spoken_lines
 from orchestrator.store.transcript import Transcript
 from tests.helpers import replay
@@ -38,14 +39,14 @@ def test_prompt_text_and_ai_disclaimers_are_leaks() -> None:
 def test_empty_and_repeated_replies_are_problems() -> None:
     assert problems("  ...  ") == ["empty reply"]
     assert problems("Fine, see you at 7!", earlier=["fine see you at 7"]) == ["repeats an earlier line word for word"]
-    assert problems("Fine, see you at 8!", earlier=["fine see you at 7"]) == []
+    assert problems("Great, see you at 8!", earlier=["fine see you at 7"]) == []
 
 
 def test_parroting_six_words_of_an_earlier_line_is_a_problem() -> None:
     earlier = ["I've been doing this dream-sharing thing for a long time, and I love it."]
     copied = "You know, I've been doing this dream-sharing thing for a long time too."
     assert problems(copied, earlier) == ["copies 6 or more words in a row from an earlier line"]
-    assert problems("I've been doing this for years, honestly.", earlier) == []  # a short echo is talk
+    assert problems("Honestly, I've been doing this for years.", earlier) == []  # a short echo is talk
 
 
 def history() -> list[LLMMessage]:
@@ -57,8 +58,8 @@ def test_spoken_lines_are_the_user_and_assistant_texts() -> None:
     assert spoken_lines(history()) == ["Shall we go?", "Yes, let's.", "Now?"]
 
 
-def check(reply: str, earlier: Sequence[str]) -> list[str]:
-    return reply_problems(reply, speaker_labels=LABELS, earlier=earlier)
+def check(reply: str, earlier: Sequence[str]) -> dict[str, list[str]]:
+    return reply_findings(reply, speaker_labels=LABELS, earlier=earlier, speaker="Bob", names=LABELS)
 
 
 def test_a_broken_reply_is_sampled_again_and_recorded() -> None:
@@ -68,9 +69,9 @@ def test_a_broken_reply_is_sampled_again_and_recorded() -> None:
     result = asyncio.run(client.create(history()))
     assert result.content == "Give me five minutes."
     rejected = [e for e in transcript.events if e["event"] == "reply_rejected"]
-    assert [(e["attempt"], e["problems"], e["kept"]) for e in rejected] == [
-        (1, ["contains the speaker label 'alice':"], False),
-        (2, ["repeats an earlier line word for word"], False),
+    assert [(e["attempt"], e["problems"], e["rules"], e["kept"]) for e in rejected] == [
+        (1, ["contains the speaker label 'alice':"], ["format_leak"], False),
+        (2, ["repeats an earlier line word for word"], ["repetition"], False),
     ]
 
 
@@ -87,3 +88,46 @@ def test_one_attempt_never_resamples() -> None:
     inner = replay(["Alice: now!", "never asked"])
     client = CheckedReplyClient(inner, check=check, attempts=1, agent="Bob", transcript=Transcript())
     assert asyncio.run(client.create(history())).content == "Alice: now!"
+
+
+EARLIER = ["Situation: Sunday in the kitchen.", "Shall we try the new oven?",
+           "I'm glad to hear that. This shows how much you care."]
+
+
+def rules(reply: str, speaker: str = "Bob", earlier: list[str] | None = None) -> list[str]:
+    return sorted(reply_findings(reply, speaker_labels=LABELS, earlier=EARLIER if earlier is None else earlier,
+                                 speaker=speaker, names=LABELS))
+
+
+def test_a_clean_reply_breaks_no_rule() -> None:
+    assert rules("Let's bake the rolls first, then we talk.") == []
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    ("Situation 2.", ["stage_text"]),
+    ("*nods* Fine.", ["stage_text"]),
+    ("Santupulada.", ["fragment"]),
+    ("Alice and Bob.", ["roll_call", "self_address"]),
+    ("Hey Bob, what do you think?", ["self_address"]),
+    ("I'm glad to hear that. The oven looks great.", ["opening"]),
+    ("Je pense que c'est une très bonne idée.", ["language"]),
+])
+def test_each_non_speech_rule_rejects_its_reply(reply: str, expected: list[str]) -> None:
+    assert rules(reply) == expected
+
+
+def test_without_names_the_name_rules_stay_quiet() -> None:
+    found = reply_findings("Alice and Bob.", speaker_labels=LABELS, earlier=[])
+    assert "self_address" not in found and "roll_call" not in found
+
+
+def test_a_reply_in_another_language_is_sampled_again_with_its_rules_recorded() -> None:
+    inner = replay(["Je pense que c'est une très bonne idée.", "Situation 3.", "Fine, give me five minutes."])
+    transcript = Transcript()
+    client = CheckedReplyClient(inner, check=check, attempts=3, agent="Bob", transcript=transcript)
+    messages: list[LLMMessage] = [SystemMessage(content="You are Bob."),
+                UserMessage(content="Shall we go to the market now? I think we should go before it rains.",
+                            source="Alice")]
+    assert asyncio.run(client.create(messages)).content == "Fine, give me five minutes."
+    rejected = [(e["rules"], e["kept"]) for e in transcript.events if e["event"] == "reply_rejected"]
+    assert rejected == [(["language"], False), (["stage_text"], False)]

@@ -18,7 +18,7 @@ from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import execute_run
 from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.layout import CONVERSATIONS
-from tests.helpers import FIXTURES, replay, replay_hub
+from tests.helpers import FIXTURES, replay, replay_hub, varied_experiences
 
 SEPARATORS = ("\u2028", "\u2029", "\u0085")
 REPLIES = [f"first half{sep}second half of reply {i}" for i in range(60) for sep in SEPARATORS[i % 3:i % 3 + 1]]
@@ -34,7 +34,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                          num_conversations=3, out_dir=tmp_path / "run", seed=1, command_line=("test",))
     prepared = prepare_run(request)
     prepared.models = replay_hub(tmp_path, {
-        "experience_generator": replay([json.dumps(experience.model_dump())] * 3),
+        "experience_generator": replay(varied_experiences(experience, 3)),
         "persona": replay(REPLIES),
         "selector": replay(["??"] * 60),
     })

@@ -29,10 +29,17 @@ def request(tmp_path: Path, n: int = 3) -> RunRequest:
 
 
 async def test_run_writes_records_transcripts_hub_and_manifest(tmp_path: Path, experience: Experience) -> None:
-    good = json.dumps(experience.model_dump())
+    # the fixture is seed shot 1, and each written experience joins the hub: an experience whose
+    # situation, topic or starter repeats a shot's is rejected (shot_copy), so each answer has its own
+    topics = ["Whether the bakery should open on Sundays.", "Who pays for the broken oven.", "A holiday by the sea."]
+    variants = [experience.model_copy(update={
+        "situation": f"{experience.situation} Day {day}.", "topic": topic,
+        "starter": experience.starter.model_copy(update={"text": f"Okay, rolls first. {topic}"})})
+        for day, topic in enumerate(topics, 1)]
+    good, second, third = (json.dumps(v.model_dump()) for v in variants)
     prepared = prepare_run(request(tmp_path))
     prepared.models = replay_hub(tmp_path, {
-        "experience_generator": replay([good, "garbage", "{}", good, good]),
+        "experience_generator": replay([good, "garbage", "{}", second, third]),
         "persona": replay([f"reply number {i}" for i in range(60)]),
         "selector": replay(['{"next_speaker": "Tomas"}', '{"next_speaker": "Aisha"}', "??"] * 30),
     })
@@ -45,7 +52,7 @@ async def test_run_writes_records_transcripts_hub_and_manifest(tmp_path: Path, e
     assert [r.id for r in records] == ["c000000", "c000002", "c000003"]
     for record in records:
         speakers = [t.speaker for t in record.turns]
-        assert speakers[0] == "Lena" and record.turns[0].text == experience.starter.text
+        assert speakers[0] == "Lena" and record.turns[0].text == record.experience.starter.text
         assert 4 <= len(record.turns) <= 5 and len(record.turns) == record.provenance.num_turns_target
         assert len(set(speakers)) == 3
         assert all(a != b for a, b in itertools.pairwise(speakers))

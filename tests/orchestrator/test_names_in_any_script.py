@@ -18,9 +18,9 @@ from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS
 from orchestrator.store.records import ConversationRecord
-from tests.helpers import FIXTURES, replay, replay_hub
+from tests.helpers import FIXTURES, replay, replay_hub, varied_experiences
 
-GROUPS = [["李雷", "Ёжик Петров", "نور"], ["שירה", "Ζωή", "!!"], ["สมชาย", "विजय", "..."]]
+GROUPS = [["李雷", "Ёжик Петров", "نور"], ["שירה", "Ζωή", "!!"], ["สมชาย", "विजय", "★☆"]]
 OPENAI_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
 
 
@@ -44,7 +44,8 @@ def run_dir(tmp_path: Path, experience: Experience) -> Path:
                          num_conversations=3, out_dir=tmp_path / "run", seed=3, command_line=("test",))
     prepared = prepare_run(request)
     prepared.models = replay_hub(tmp_path, {
-        "experience_generator": replay([renamed(experience, names) for names in GROUPS]),
+        "experience_generator": replay([renamed(Experience.model_validate_json(varied), names) for varied, names
+                                        in zip(varied_experiences(experience, len(GROUPS)), GROUPS, strict=True)]),
         "persona": replay([f"line {i} about the bakery and the storm" for i in range(60)]),
         "selector": replay(["??"] * 60),  # unusable picks: the least recent speaker goes next
     })

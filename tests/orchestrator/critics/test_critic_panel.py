@@ -203,6 +203,22 @@ def test_no_passing_candidate_means_no_winner() -> None:
     assert decision.rejected_by == {0: ["format_leak"], 1: ["length", "repetition"]}
 
 
+def test_gates_only_the_first_passing_candidate_wins() -> None:
+    reviews = [review_with(0, {}, failed=("speech",)), review_with(1, {}), review_with(2, {})]
+    decision = decide(reviews)
+    assert decision.winner == 1 and decision.tie_break is None
+    assert decision.reasons[1] == "passed every gate (no quality experts: the first passing candidate wins)"
+    assert decision.rejected_by == {0: ["speech"], 2: []}
+    assert "after candidate 1, which had passed first" in decision.reasons[2]
+    assert panel(gates=["speech", "language"], quality=[]).decides_on_first_pass
+    assert not panel().decides_on_first_pass  # quality experts rank the passing candidates
+
+
+def test_min_mean_quality_needs_quality_experts() -> None:
+    with pytest.raises(ValueError, match="min_mean_quality needs quality experts"):
+        CriticsConfig(gates=["speech"], quality=[], min_mean_quality=3)
+
+
 def test_min_mean_quality_rejects_weak_candidates() -> None:
     decision = decide([review_with(0, {"coherence": 2})], min_mean_quality=3)
     assert decision.winner is None and decision.rejected_by[0] == ["quality"]

@@ -38,6 +38,9 @@ def experience(marker: str) -> str:
     exp["participants"] = exp["participants"][:2]
     exp["relations"] = exp["relations"][:1]
     exp["situation"] = f"{marker}: Sunday evening in Alice's kitchen, trying out the new oven."
+    # topic and starter differ too: an experience that copies its shot's is rejected (shot_copy)
+    exp["topic"] = f"{exp['topic']} ({marker})"
+    exp["starter"]["text"] = f"{exp['starter']['text']} ({marker})"
     return json.dumps(exp)
 
 
@@ -259,3 +262,13 @@ def test_cli_flags_override_the_scenario_critics() -> None:
     assert critics.gates[0] == "repetition"  # the rest of the section is kept
     off = build_parser().parse_args(["--no-critics"])
     assert apply_critic_flags(scenario(), off).critics is None
+
+
+def test_the_default_budget_leaves_room_to_replace_rejections() -> None:
+    from orchestrator.config import CriticsConfig
+    from orchestrator.critics.iterations import GeneratorCritic
+
+    assert GeneratorCritic(CriticsConfig(candidates_per_experience=2), target=3).max_candidates == 12  # 2*K*N
+    gate = CriticsConfig(candidates_per_experience=1, budget_per_conversation=4, quality=[])
+    assert GeneratorCritic(gate, target=10).max_candidates == 40
+    assert GeneratorCritic(gate.model_copy(update={"max_candidates": 7}), target=10).max_candidates == 7

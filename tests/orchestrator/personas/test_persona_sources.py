@@ -28,7 +28,7 @@ def frame_for(people: list[GivenPersona]) -> str:
         {
             "relations": [{"person_a": a, "person_b": b, "relation": "neighbours"}],
             "situation": "A power cut on the street.",
-            "topic": "Candles",
+            "topic": "Candles for the night",
             "starter": {"speaker": b, "text": "Got matches?"},
         }
     )

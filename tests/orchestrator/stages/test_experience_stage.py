@@ -13,7 +13,7 @@ from agents.schemas import Experience, experience_schema
 from orchestrator.config.prompt_files import load_prompt
 from orchestrator.stages.experience import generate_experience
 from orchestrator.store.transcript import Transcript
-from tests.helpers import replay, replay_hub
+from tests.helpers import load_experience, replay, replay_hub
 
 
 def as_json(experience: Experience, **changes: object) -> str:
@@ -48,7 +48,8 @@ async def test_bad_outputs_are_rejected_then_a_valid_one_accepted(tmp_path: Path
     hub = replay_hub(tmp_path, {"experience_generator": replay(outputs)})
     transcript = Transcript()
     result = await generate_experience(
-        hub, template(), shots=[experience], num_participants=3, transcript=transcript, seed=1, max_attempts=4
+        hub, template(), shots=[load_experience("foundation/experience_two.json")], num_participants=3,
+        transcript=transcript, seed=1, max_attempts=4
     )
     assert result.participants[0].name == "Lena"
     rejected = [e for e in transcript.events if e["event"] == "experience_rejected"]

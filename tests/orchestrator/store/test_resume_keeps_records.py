@@ -15,7 +15,7 @@ from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, FAILURES, MANIFEST, RETRIED_FAILURES, set_aside_name
 from orchestrator.store.records import ConversationRecord
-from tests.helpers import FIXTURES, replay, replay_hub
+from tests.helpers import FIXTURES, replay, replay_hub, varied_experiences
 
 
 def _request(tmp_path: Path, n: int, **changes: object) -> RunRequest:
@@ -38,15 +38,16 @@ def _run(tmp_path: Path, request: RunRequest, experiences: list[str]) -> RunSumm
 
 def test_garbage_in_the_middle_is_moved_aside_and_every_valid_record_kept(tmp_path: Path,
                                                                           experience: Experience) -> None:
-    good = json.dumps(experience.model_dump())
-    assert _run(tmp_path, _request(tmp_path, 4), [good] * 4).written == 4
+    # experiences that differ: one copying a shot's frame (each written one joins the hub) is rejected
+    first, later = varied_experiences(experience, 8)[:4], varied_experiences(experience, 8)[4:]
+    assert _run(tmp_path, _request(tmp_path, 4), first).written == 4
     run_dir = tmp_path / "run"
     lines = (run_dir / CONVERSATIONS).read_bytes().splitlines(keepends=True)
     kept = [lines[0], lines[2], lines[3]]  # index 1 lost; garbage around the others
     garbage = [b"{not json at all\n", b'{"id": "c000009", "index": 9}\n', b"\xff\xfe binary\n"]
     damaged = kept[0] + garbage[0] + kept[1] + garbage[1] + garbage[2] + kept[2] + b'{"id": "c0000'
     (run_dir / CONVERSATIONS).write_bytes(damaged)
-    summary = _run(tmp_path, _request(tmp_path, 4, resume=True), [good] * 4)
+    summary = _run(tmp_path, _request(tmp_path, 4, resume=True), later)
     assert (summary.written, summary.missing) == (4, 0)
     after = (run_dir / CONVERSATIONS).read_bytes().splitlines(keepends=True)
     assert after[:3] == kept  # the valid records, untouched
@@ -60,16 +61,16 @@ def test_garbage_in_the_middle_is_moved_aside_and_every_valid_record_kept(tmp_pa
 
 
 def test_retry_failed_runs_the_failed_indices_again(tmp_path: Path, experience: Experience) -> None:
-    good = json.dumps(experience.model_dump())
+    good, *others = varied_experiences(experience, 4)
     # index 0 is written, indices 1 and 2 fail (two bad experiences each): the budget of 2 is spent
     first = _run(tmp_path, _request(tmp_path, 3, max_failures=2), [good, "x", "x", "x", "x"])
     assert (first.written, first.failed, first.missing) == (1, 2, 2)
     run_dir = tmp_path / "run"
     manifest = json.loads((run_dir / MANIFEST).read_text())
     assert manifest["counts"]["missing"] == 2
-    again = _run(tmp_path, _request(tmp_path, 3, resume=True, max_failures=2), [good] * 3)
+    again = _run(tmp_path, _request(tmp_path, 3, resume=True, max_failures=2), others)
     assert (again.written, again.missing) == (1, 2)  # without --retry-failed nothing is retried
-    retried = _run(tmp_path, _request(tmp_path, 3, resume=True, max_failures=2, retry_failed=True), [good] * 3)
+    retried = _run(tmp_path, _request(tmp_path, 3, resume=True, max_failures=2, retry_failed=True), others)
     assert (retried.written, retried.failed, retried.missing) == (3, 0, 0)
     records = read_jsonl(run_dir / CONVERSATIONS, ConversationRecord.model_validate_json).records
     assert sorted(r.index for r in records) == [0, 1, 2]  # the same indices, not new ones

@@ -1,0 +1,157 @@
+"""Is a line speech? Rules for the turns a tiny model writes that are not something a person
+says: stage text ("Situation 2.", "*smiles*", "Joy nods."), a lone word ("Santupulada."), a roll
+call of names ("Nasrin, Giulia and Camille."), a speaker addressing themselves ("Bao and Joy,
+I'm so glad..." said by Joy), and an opening that repeats an earlier line's first words ("I'm
+glad to hear that..." turn after turn).
+
+Used by the persona reply check (agents/reply_check.py: the reply is sampled again), the `speech`
+and `openings` critics (agents/critic_rules.py: the conversation is rejected) and the experience
+check of the starter line (agents/experience_rules.py). Pure functions over text, no model; the
+word lists are data in agents/word_lists.yaml. Each returns why the line fails, or None.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from agents.word_lists import word_set, words
+
+# Three words are where a habit shows ("I'm glad to", "That's a great"): two would catch
+# ordinary openings ("I think"), four let the tic through with one word changed.
+OPENING_WORDS = 3
+# Punctuation that ends a vocative or a list item: "Bao and Joy, I'm so glad" -> "Bao and Joy".
+_SEGMENT = re.compile(r"[,.!?;:()\"\u2014\u2013\u2026]+|\s-\s")
+_ASTERISK_ACTION = re.compile(r"\*[^*\n]+\*")
+_BRACKETED = re.compile(r"^\s*[(\[][^()\[\]]*[)\]]\s*$")
+_NUMBER = re.compile(r"^(?:\d+|[ivx]+)$")
+_LABEL_COLON = re.compile(r"^\W*([^\W\d_]+)\s*(?:\d+|[ivx]+)?\s*:")
+
+
+def name_words(names: Iterable[str]) -> set[str]:
+    """The words of the participants' names ("María José" -> maría, josé)."""
+    return {word for name in names for word in words(name)}
+
+
+def _segments(text: str) -> list[list[str]]:
+    return [seg for seg in (words(part) for part in _SEGMENT.split(text)) if seg]
+
+
+def stage_text(text: str, names: Iterable[str] = ()) -> str | None:
+    """A label, a stage direction or narration instead of a spoken line."""
+    if not any(char.isalpha() for char in text):
+        return "has no words, only numbers or symbols"
+    tokens = words(text)
+    labels = word_set("stage_labels")
+    labelled = _LABEL_COLON.match(text.casefold())
+    if tokens and tokens[0] in labels and (len(tokens) == 1 or _NUMBER.match(tokens[1]) or labelled):
+        return f"is a stage label ({text.strip()[:40]!r})"
+    action = _ASTERISK_ACTION.search(text)
+    if action:
+        return f"describes an action between asterisks ({action.group(0)[:40]!r})"
+    if _BRACKETED.match(text):
+        return f"is a bracketed stage direction ({text.strip()[:40]!r})"
+    subjects = name_words(names) | {"he", "she", "they"}
+    for first, verb, after in _narration_heads(text):
+        if first in subjects and verb in word_set("narration_verbs") and after in ("", "and"):
+            return f"narrates instead of speaking ({text.strip()[:40]!r})"
+    return None
+
+
+def _narration_heads(text: str) -> list[tuple[str, str, str]]:
+    """(subject, verb, what follows) at the head of each sentence: "Joy smiles." -> (joy, smiles, "");
+    "Bao nods and says" -> (bao, nods, and); a verb followed by an object ("Joy said she'd come")
+    is reported speech, not narration."""
+    heads = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
+        segment = _SEGMENT.split(sentence)[0]
+        tokens = words(segment)
+        if len(tokens) >= 2:
+            heads.append((tokens[0], tokens[1], tokens[2] if len(tokens) > 2 else ""))
+    return heads
+
+
+def roll_call(text: str, names: Iterable[str]) -> str | None:
+    """A line made of participants' names ("Nasrin, Giulia and Camille."), or of two or more names
+    and one word more ("Sun and Ana, brother.": the relations list read out). A greeting word
+    ("Hi Ana!") makes it speech."""
+    known = name_words(names)
+    tokens = words(text)
+    named = [t for t in tokens if t in known]
+    rest = [t for t in tokens if t not in known and t not in word_set("connectors")]
+    if not named or any(t in word_set("vocative") for t in rest):
+        return None
+    if not rest or (len(rest) == 1 and len(named) >= 2):
+        return f"only lists names ({text.strip()[:60]!r})"
+    return None
+
+
+def fragment(text: str) -> str | None:
+    """A lone word ("Santupulada.", "Sinabulá.") is not a line of a conversation."""
+    tokens = words(text)
+    if len(tokens) == 1:
+        return f"is a lone word ({text.strip()[:40]!r}), not a line"
+    return None
+
+
+def self_address(text: str, speaker: str, names: Sequence[str]) -> str | None:
+    """The speaker calls themselves by name: a segment of names and calling words that holds the
+    speaker's own name ("Hey Joy", "Bao and Joy, ...", "Thank you, Joy"), or a list of people
+    that names the speaker among others ("Joy and Diego are having a wonderful day" said by
+    Diego, who would say "we")."""
+    others = name_words(n for n in names if n != speaker)
+    own = name_words([speaker]) - others  # a shared family name may be the other person's
+    if not own:
+        return None
+    known = name_words(names)
+    calling = known | word_set("vocative") | word_set("connectors")
+    for segment in _segments(text):
+        if own & set(segment) and all(token in calling for token in segment):
+            return f"addresses the speaker {speaker} by name ({' '.join(segment)!r})"
+    run: list[str] = []
+    for token in [*words(text), ""]:  # "" closes the last run
+        if token in known or (run and token in word_set("connectors")):
+            run.append(token)
+            continue
+        named = set(run) & known
+        if named & own and named & others:
+            return f"names the speaker {speaker} among others ({' '.join(run).strip()!r})"
+        run = []
+    return None
+
+
+def _leading_vocative(tokens: list[str], segments: list[list[str]], names: set[str]) -> int:
+    """How many words a leading vocative segment ("Bao, ...", "Oh Joy, ...") takes."""
+    calling = names | word_set("vocative") | word_set("connectors")
+    if len(segments) > 1 and set(segments[0]) & names and all(t in calling for t in segments[0]):
+        return len(segments[0])
+    return 0
+
+
+def opening(text: str, names: Iterable[str] = ()) -> tuple[str, ...]:
+    """A line's first OPENING_WORDS words after any leading vocative ("Bao, I completely
+    understand" opens with "i completely understand"); fewer words: no opening to compare."""
+    tokens = words(text)
+    tokens = tokens[_leading_vocative(tokens, _segments(text), name_words(names)):]
+    return tuple(tokens[:OPENING_WORDS]) if len(tokens) >= OPENING_WORDS else ()
+
+
+def repeated_opening(text: str, earlier: Iterable[str], names: Iterable[str] = ()) -> str | None:
+    """The line starts with the same first words as an earlier line."""
+    names = list(names)
+    first = opening(text, names)
+    if first and any(opening(line, names) == first for line in earlier):
+        return f"opens like an earlier line ({' '.join(first)!r})"
+    return None
+
+
+def speech_problems(text: str, *, speaker: str, names: Sequence[str]) -> dict[str, str]:
+    """Every reason the line is not a person speaking, by rule: stage_text, fragment, roll_call,
+    self_address."""
+    found = {
+        "stage_text": stage_text(text, names),
+        "fragment": fragment(text),
+        "roll_call": roll_call(text, names),
+        "self_address": self_address(text, speaker, names) if speaker else None,
+    }
+    return {rule: why for rule, why in found.items() if why}

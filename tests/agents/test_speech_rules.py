@@ -1,0 +1,107 @@
+"""Is a line speech? Each rule of agents/speech_rules.py on hand-made lines that break it and
+lines that must pass (the clean conversation of the critic fixture passes every rule)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agents.speech_rules import (
+    fragment,
+    opening,
+    repeated_opening,
+    roll_call,
+    self_address,
+    speech_problems,
+    stage_text,
+)
+from tests.helpers import FIXTURES
+
+NAMES = ["Bao", "Joy", "Diego", "Nasrin", "Giulia", "Camille"]
+FIXTURE = json.loads((FIXTURES / "critic_conversations.json").read_text())
+CLEAN = FIXTURE["conversations"]["clean"]
+CLEAN_NAMES = [p["name"] for p in FIXTURE["experience"]["participants"]]
+
+
+@pytest.mark.parametrize("turn", CLEAN, ids=lambda t: t["text"][:30])
+def test_every_line_of_a_clean_conversation_is_speech(turn: dict[str, str]) -> None:
+    assert speech_problems(turn["text"], speaker=turn["speaker"], names=CLEAN_NAMES) == {}
+
+
+def test_clean_conversation_repeats_no_opening() -> None:
+    lines = [t["text"] for t in CLEAN]
+    assert all(repeated_opening(line, lines[:i], CLEAN_NAMES) is None for i, line in enumerate(lines))
+
+
+@pytest.mark.parametrize("line", ["Situation 2.", "Situation 3", "Scene: a kitchen.", "Act II.",
+                                  "Situation 21, you can speak about your family.", "*smiles* Sure.",
+                                  "(laughs)", "[pause]", "Bao nods.", "Joy smiles and says hello.",
+                                  "She sighs.", "2.", "..."])
+def test_stage_text_is_not_speech(line: str) -> None:
+    assert stage_text(line, NAMES) is not None
+
+
+@pytest.mark.parametrize("line", ["The scene at the station was chaos.", "Bao said she'd come later.",
+                                  "I smiled when I saw it.", "Topics like that bore me.",
+                                  "Joy looks great today, doesn't she?", "My situation is simple: no money."])
+def test_lines_that_mention_stage_words_are_still_speech(line: str) -> None:
+    assert stage_text(line, NAMES) is None
+
+
+def test_a_lone_word_is_a_fragment_and_two_words_are_a_line() -> None:
+    assert fragment("Santupulada.") is not None
+    assert fragment("Sinabulá!") is not None
+    assert fragment("Sounds good.") is None
+
+
+@pytest.mark.parametrize("line", ["Nasrin, Giulia and Camille.", "Joy.", "Bao and Diego, brother.", "Bao, Joy."])
+def test_a_line_of_names_is_a_roll_call(line: str) -> None:
+    assert roll_call(line, NAMES) is not None
+
+
+@pytest.mark.parametrize("line", ["Hi Bao!", "Bao, please.", "Nasrin and Giulia should decide.",
+                                  "Thanks, Joy and Diego.", "Where did everyone go?"])
+def test_greetings_and_sentences_with_names_are_not_roll_calls(line: str) -> None:
+    assert roll_call(line, NAMES) is None
+
+
+@pytest.mark.parametrize(("speaker", "line"), [
+    ("Joy", "Bao and Joy, I'm so glad you came."),
+    ("Bao", "Dear Bao, I can see you're going through a tough time."),
+    ("Joy", "Thank you, Joy."),
+    ("Diego", "Joy and Diego are having a wonderful day."),
+    ("Joy", "Hey Joy, what now?"),
+])
+def test_a_speaker_addressing_themselves_is_caught(speaker: str, line: str) -> None:
+    assert self_address(line, speaker, NAMES) is not None
+
+
+@pytest.mark.parametrize(("speaker", "line"), [
+    ("Joy", "Bao and Diego, I'm so glad you came."),
+    ("Bao", "I totally understand, Joy and Diego."),
+    ("Joy", "I'm Joy, by the way."),
+    ("Bao", "Okay, so Joy, you have twelve minutes."),
+])
+def test_addressing_others_is_fine(speaker: str, line: str) -> None:
+    assert self_address(line, speaker, NAMES) is None
+
+
+def test_a_family_name_shared_with_another_person_is_not_self_address() -> None:
+    names = ["Amara Okafor", "Chidi Okafor"]
+    assert self_address("Thanks, Okafor.", "Amara Okafor", names) is None
+    assert self_address("Thanks, Amara.", "Amara Okafor", names) is not None
+
+
+def test_opening_skips_a_leading_vocative() -> None:
+    assert opening("Bao, I completely understand your point.", NAMES) == ("i", "completely", "understand")
+    assert opening("Oh Joy, I see it now.", NAMES) == ("i", "see", "it")
+    assert opening("Well, I think so.", NAMES) == ("well", "i", "think")
+    assert opening("Sure thing.", NAMES) == ()  # too short to have an opening
+
+
+def test_an_opening_repeated_from_an_earlier_line_is_caught() -> None:
+    earlier = ["I'm glad to hear that. This shows how much you care.", "What about the roof?"]
+    assert repeated_opening("I'm glad to hear that. This shows how brave you are.", earlier, NAMES) is not None
+    assert repeated_opening("Joy, I'm glad to hear it.", earlier, NAMES) is not None
+    assert repeated_opening("Glad to hear it, honestly.", earlier, NAMES) is None
