@@ -13,8 +13,8 @@ the experiences they came from), and the CPU time of the checks themselves (re-r
 run's own texts and timed). A run without the checks would not have spent the thrown-away part,
 so that is what the checks cost. An attempt that breaks several rules counts for each of them.
 
-    .venv/bin/python benchmarks/sanity_gate.py -n 10 --seed 0
-    .venv/bin/python benchmarks/sanity_gate.py --analyse runs/sanity-gate-...   # report an existing run
+    .venv/bin/python -m benchmarks.sanity_gate -n 10 --seed 0
+    .venv/bin/python -m benchmarks.sanity_gate --analyse runs/sanity-gate-...   # report an existing run
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agents.critic_rules import RULE_CHECKS, RuleLimits
 from agents.reply_check import reply_findings
