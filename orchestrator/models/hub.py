@@ -33,6 +33,7 @@ from orchestrator.config import (
     RoleSettings,
 )
 from orchestrator.models.cache import build_store, cached, namespace
+from orchestrator.models.engine_counts import reused_prompt_tokens
 from orchestrator.models.http_pool import open_pool
 from orchestrator.models.local import LocalLlamaClient, resolve_model_path
 from orchestrator.models.logprobs import LogprobClient, chat_first_token, embedded_first_token
@@ -142,14 +143,18 @@ class RecordingClient(WrappingClient):
         cost = 0.0
         if self._prices is not None:
             cost = (usage.prompt_tokens * self._prices.prompt + usage.completion_tokens * self._prices.completion) / 1e6
+        reused = reused_prompt_tokens(usage)
         self._transcript.add_usage(self.role, usage.prompt_tokens, usage.completion_tokens, seconds,
-                                   bool(result.cached), cost)
+                                   bool(result.cached), cost, reused=reused)
         reply = result.content if isinstance(result.content, str) else str(result.content)
         self._transcript.add(
             "model_call",
             **base,
             reply=reply[:REPLY_PREVIEW_CHARS],
             prompt_tokens=usage.prompt_tokens,
+            # how much of the prompt the engine evaluated, and how much it had kept from before
+            prompt_tokens_evaluated=usage.prompt_tokens - reused,
+            prompt_tokens_reused=reused,
             completion_tokens=usage.completion_tokens,
             finish_reason=result.finish_reason,
             cached=bool(result.cached),
@@ -250,6 +255,8 @@ class ModelHub:
                 n_threads=backend.n_threads,
                 seed=self.seed,
                 defaults={"max_tokens": default.max_tokens, "temperature": default.temperature, "seed": self.seed},
+                prefix_reuse=backend.prefix_reuse,
+                state_cache_mb=backend.state_cache_mb,
             )
         api_key = os.environ.get(backend.api_key_env, "")
         model_info = backend.model_info.model_dump() if backend.model_info else None
@@ -354,6 +361,12 @@ class ModelHub:
                              seed_for=lambda attempt: call_seed(self.seed, attempt),
                              store=self._store(settings.backend) if self.caches(role) else None,
                              description=self.describe(role))
+
+    def reuses_prefixes(self, role: Role) -> bool:
+        """Whether the role's calls extend a saved context (the embedded backend's extending
+        engine), so that a prompt which only grows at its end costs only its new tokens."""
+        backend = self.config.backends[self._role_settings(role).backend]
+        return isinstance(backend, LocalBackend) and backend.prefix_reuse
 
     def has_grammar(self, role: Role) -> bool:
         """Whether the role's backend enforces arbitrary JSON schemas (llama.cpp grammars)."""
