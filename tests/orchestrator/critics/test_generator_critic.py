@@ -76,6 +76,9 @@ class ScriptedModels:
     def has_grammar(self, role: str) -> bool:
         return False
 
+    def reuses_prefixes(self, role: str) -> bool:
+        return False
+
     def describe(self, role: str) -> str:
         return f"scripted:{role}"
 
