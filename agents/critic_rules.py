@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.reply_check import leak_problems
 from agents.reply_check import words as _words
-from agents.schemas import speaker_slug
+from agents.speaker_ids import speaker_ids
 from agents.verdicts import CandidateView
 
 __all__ = ["RULE_CHECKS", "RuleLimits", "RuleResult"]
@@ -27,12 +27,12 @@ class RuleLimits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ngram: int = Field(default=4, ge=2, le=10)
-    max_ngram_repeats: int = Field(default=3, ge=1)  # one n-gram more often than this fails
-    max_duplicate_turns: int = Field(default=0, ge=0)  # verbatim repeated turns allowed
-    min_turns: int = Field(default=4, ge=1)
-    max_turns: int = Field(default=40, ge=1)
-    min_words_per_turn: int = Field(default=1, ge=0)
-    max_words_per_turn: int = Field(default=80, ge=1)
+    max_ngram_repeats: int = Field(default=3, ge=1, le=1000)  # one n-gram more often than this fails
+    max_duplicate_turns: int = Field(default=0, ge=0, le=1000)  # verbatim repeated turns allowed
+    min_turns: int = Field(default=4, ge=1, le=1000)
+    max_turns: int = Field(default=40, ge=1, le=1000)
+    min_words_per_turn: int = Field(default=1, ge=0, le=10_000)
+    max_words_per_turn: int = Field(default=80, ge=1, le=10_000)
     profanity_threshold: float = Field(default=0.8, gt=0, le=1)
 
 
@@ -65,7 +65,7 @@ def check_repetition(view: CandidateView, limits: RuleLimits) -> RuleResult:
 def check_format_leak(view: CandidateView, limits: RuleLimits) -> RuleResult:
     """Speaker labels inside an utterance, prompt/schema text, 'as an AI'."""
     people = view.experience.participants
-    labels = {p.name for p in people} | {speaker_slug(p.name) for p in people}
+    labels = {p.name for p in people} | set(speaker_ids([p.name for p in people]).values())
     problems = [f"turn {i + 1} ({turn.speaker}) contains {problem}"
                 for i, turn in enumerate(view.turns) for problem in leak_problems(turn.text, labels)]
     if problems:

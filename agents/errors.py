@@ -33,3 +33,8 @@ class GenerationError(SymposiaError):
     def __init__(self, message: str, *, attempts: list[dict[str, object]] | None = None) -> None:
         super().__init__(message)
         self.attempts = attempts or []
+
+
+def first_line(text: object) -> str:
+    """The first non-blank line of a message ("" when there is none), for one-line errors."""
+    return next((line.strip() for line in str(text).splitlines() if line.strip()), "")

@@ -10,7 +10,8 @@ from autogen_agentchat.messages import TextMessage
 from autogen_agentchat.teams import SelectorGroupChat
 from autogen_core.models import ChatCompletionClient
 
-from agents.schemas import Experience, speaker_slug
+from agents.schemas import Experience
+from agents.speaker_ids import id_of, speaker_ids
 from agents.speaker_selection import Thread
 
 SelectorFunc = Callable[[Thread], Awaitable[str | None]]
@@ -42,10 +43,12 @@ def build_group_chat(
     )
 
 
-def opening_messages(experience: Experience, opening_text: str) -> list[TextMessage]:
+def opening_messages(experience: Experience, opening_text: str, ids: dict[str, str] | None = None
+                     ) -> list[TextMessage]:
     """The user proxy's message (situation, relations, topic) and the starter line spoken by
-    the designated participant."""
+    the designated participant (`ids`: the conversation's display name -> agent identifier)."""
+    ids = ids if ids is not None else speaker_ids([p.name for p in experience.participants])
     return [
         TextMessage(source=OPENING_SOURCE, content=opening_text),
-        TextMessage(source=speaker_slug(experience.starter.speaker), content=experience.starter.text),
+        TextMessage(source=id_of(experience.starter.speaker, ids), content=experience.starter.text),
     ]

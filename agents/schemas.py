@@ -12,8 +12,6 @@ grammar cannot express them.
 from __future__ import annotations
 
 import functools
-import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -122,15 +120,6 @@ def _experience_schema(num_participants: int, names: tuple[str, ...] | None) -> 
     return model
 
 
-def speaker_slug(display_name: str) -> str:
-    """An identifier-safe agent name: AutoGen needs identifiers, OpenAI `^[a-zA-Z0-9_-]+$`."""
-    ascii_name = unicodedata.normalize("NFKD", display_name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", ascii_name).strip("_")[:40]
-    if not slug or slug[0].isdigit():
-        slug = f"P_{slug}" if slug else "P"
-    return slug
-
-
 def _blank(text: str) -> bool:
     return not text.strip()
 
@@ -145,9 +134,6 @@ def experience_problems(experience: Experience, num_participants: int | None = N
     duplicates = sorted({n for n in names if lowered.count(n.casefold()) > 1})
     if duplicates:
         problems.append(f"duplicate participant names: {', '.join(duplicates)}")
-    slugs = [speaker_slug(n) for n in names]
-    if len(set(slugs)) != len(slugs) and not duplicates:
-        problems.append(f"participant names collide as identifiers: {', '.join(slugs)}")
     for i, person in enumerate(experience.participants):
         texts = {
             "name": person.name,

@@ -1,50 +1,32 @@
-#!/usr/bin/env python3
 """ConvoGen's fixed-shot vs iterative-sampling comparison (section IV.C), embedded model.
 
 Same scenario, same seed, same number of conversations; only the few-shot hub mode differs.
 Reports MTLD (mean ± std), distinct-n and embedding diversity of both runs side by side, and
 writes the figures to OUT/fewshot_modes.json.
 
-    .venv/bin/python benchmarks/fewshot_modes.py [--num 6] [--seed 0] [--scenario multiparty]
+    .venv/bin/python -m benchmarks.fewshot_modes [--num 6] [--seed 0] [--scenario multiparty]
         [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from evaluation.corpus import load_path
-from evaluation.diversity import dataset_diversity
-from evaluation.metrics import dataset_statistics, distinct_ns, mtld_per_conversation
-from orchestrator.config import load_models, load_scenario
-from orchestrator.driver import execute_run
-from orchestrator.prepare import RunRequest, prepare_run
+import evaluation
+import orchestrator
 from orchestrator.store.layout import CONVERSATIONS
 
 
 def generate(mode: str, args: argparse.Namespace, out: Path) -> float:
-    scenario, scenario_path = load_scenario(args.scenario)
-    models, models_path = load_models(args.models)
-    request = RunRequest(
-        scenario=scenario,
-        scenario_path=scenario_path,
-        models=models,
-        models_path=models_path,
-        num_conversations=args.num,
-        out_dir=out,
-        seed=args.seed,
-        command_line=tuple(sys.argv),
-    )
     started = time.perf_counter()
-    summary = asyncio.run(execute_run(prepare_run(request, hub_mode=mode)))  # type: ignore[arg-type]
+    result = orchestrator.generate(args.scenario, n=args.num, out=out, models=args.models, seed=args.seed,
+                                   few_shot=mode)  # type: ignore[arg-type]
+    summary = result.summary
     print(
         f"{mode}: {summary.written} written, {summary.failed} failed in {summary.seconds:.0f} s",
         file=sys.stderr,
@@ -53,17 +35,16 @@ def generate(mode: str, args: argparse.Namespace, out: Path) -> float:
 
 
 def measure(run_dir: Path) -> dict[str, object]:
-    data = load_path(run_dir)
-    mtld = mtld_per_conversation(data.conversations).summary()
-    diversity, _ = dataset_diversity(data.conversations)
+    metrics = evaluation.evaluate_run(run_dir)
+    diversity = metrics["diversity"]
     return {
-        "conversations": len(data.conversations),
-        "mtld": mtld,
-        "distinct": distinct_ns(data.conversations),
+        "conversations": metrics["statistics"]["conversations"],
+        "mtld": metrics["mtld"],
+        "distinct": metrics["distinct"],
         "embedding_diversity": diversity["embedding_diversity"],
         "near_duplicate_pairs": (diversity["near_duplicates"] or {}).get("pairs"),
         "topic_diversity": (diversity["topics"] or {}).get("embedding_diversity"),
-        "nW_per_T": dataset_statistics(data.conversations)["nW_per_T"],
+        "nW_per_T": metrics["statistics"]["nW_per_T"],
     }
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from agents.reply_check import leak_problems
-from agents.schemas import Experience, speaker_slug
+from agents.schemas import Experience
+from agents.speaker_ids import speaker_ids
 from orchestrator.config import ModelsConfig, load_models, load_scenario
 from orchestrator.config.prompt_files import load_prompt, load_seed_shots
 from orchestrator.models.hub import ModelHub
@@ -67,7 +68,8 @@ async def probe(prefix_reuse: bool, args: argparse.Namespace, cases: list[Experi
             transcript = Transcript()
             await run_group_chat(experience, scenario=scenario, prompts=prompts, models=hub, num_turns=args.turns,
                                  transcript=transcript, seed=args.seed * 1000 + index)
-            labels = [n for p in experience.participants for n in (p.name, speaker_slug(p.name))]
+            names = [p.name for p in experience.participants]
+            labels = [*names, *speaker_ids(names).values()]
             spoken: set[str] = set()
             for event in transcript.events:
                 if event["event"] != "model_call" or event["role"] != "persona":

@@ -6,7 +6,7 @@ calls and critic verdicts), then measures: report build time, HTML size, load ti
 Chromium until the list is interactive, filter time, time to open one conversation, and the
 terminal list's time.
 
-    .venv/bin/python benchmarks/report_scale.py [--conversations 10000] [--keep DIR]
+    .venv/bin/python -m benchmarks.report_scale [--conversations 10000] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -22,16 +22,14 @@ import time
 from contextlib import redirect_stdout
 from pathlib import Path
 
+from evaluation.browse import html_report
+from evaluation.browse import inspect as inspect_cli
+from orchestrator.store import reader as rr
+from orchestrator.store.jsonl import encode_line, read_jsonl
+from orchestrator.store.layout import CONVERSATIONS, MANIFEST, REJECTED, TRANSCRIPTS, transcript_path
+from tests.browser import start_browser, unavailable_reason
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from evaluation.browse import html_report  # noqa: E402
-from evaluation.browse import inspect as inspect_cli  # noqa: E402
-from orchestrator.store import reader as rr  # noqa: E402
-from orchestrator.store.jsonl import encode_line, read_jsonl  # noqa: E402
-from orchestrator.store.layout import CONVERSATIONS, MANIFEST, REJECTED, TRANSCRIPTS, transcript_path  # noqa: E402
-from tests.browser import start_browser, unavailable_reason  # noqa: E402
-
 FIXTURE = ROOT / "tests" / "fixtures" / "run_small"
 EXPERTS = (
     "faithfulness",

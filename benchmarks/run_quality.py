@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.reply_check import leak_problems
-from agents.schemas import speaker_slug
+from agents.speaker_ids import speaker_id
 from evaluation.corpus import load_path
 from evaluation.metrics import dataset_statistics, distinct_ns, mtld_per_conversation
 from orchestrator.store.jsonl import read_jsonl
@@ -51,7 +51,7 @@ def run_quality(run_dir: Path) -> dict[str, Any]:
     for conv in conversations:
         events = read_jsonl(transcript_path(run_dir, conv.id)).records
         names = {t.speaker for t in conv.turns} | set(conv.speaker_labels)
-        labels = sorted(names | {speaker_slug(n) for n in names})
+        labels = sorted(names | {speaker_id(n) for n in names})
         total, leaking, found = _first_replies(events, labels)
         first_total, first_leaking = first_total + total, first_leaking + leaking
         examples += found

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """1,000 conversations with 256 in flight against the simulated endpoint (fixed latency), on the
 local executor or on Ray actors.
 
@@ -16,9 +15,9 @@ per call) against the latency, `endpoint.mean_late_ms` (the endpoint's own sleep
 a busy machine), and the load average (other processes on the machine). `--profile FILE`
 writes a cProfile of the run (the CPU figures then include the profiler's overhead).
 
-    .venv/bin/python benchmarks/scale.py -n 1000 --concurrency 256 --latency 1.0
-    .venv/bin/python benchmarks/scale.py -n 1000 --concurrency 256 --latency 1.0 --executor ray --workers 2
-    .venv/bin/python benchmarks/scale.py -n 10000 --concurrency 256 --latency 1.0 --rss-at 1000,10000
+    .venv/bin/python -m benchmarks.scale -n 1000 --concurrency 256 --latency 1.0
+    .venv/bin/python -m benchmarks.scale -n 1000 --concurrency 256 --latency 1.0 --executor ray --workers 2
+    .venv/bin/python -m benchmarks.scale -n 10000 --concurrency 256 --latency 1.0 --rss-at 1000,10000
 """
 
 from __future__ import annotations
@@ -36,11 +35,8 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from orchestrator.config import load_models, load_scenario
-from orchestrator.driver import Progress, execute_run
-from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator import RunRequest, execute_run, load_models, load_scenario, prepare_run
+from orchestrator.driver import Progress
 from tests.sim_endpoint import models_yaml, running_endpoint
 
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Tokens per accepted conversation: our constrained selector vs AutoGen's stock LLM selector.
 
 Both runs use the embedded model, the same scenario, seed and conversation count; only the
@@ -7,7 +6,7 @@ no call with one candidate; `autogen`: SelectorGroupChat's default prompt, the C
 Reported: total tokens (all roles) and selector tokens per written conversation, and the
 ratios constrained / autogen (goal: <= 0.5 for the selector).
 
-    .venv/bin/python benchmarks/selector_tokens.py -n 4 --seed 11
+    .venv/bin/python -m benchmarks.selector_tokens -n 4 --seed 11
 """
 
 from __future__ import annotations
@@ -19,11 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from orchestrator.config import load_models, load_scenario
-from orchestrator.driver import execute_run
-from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator import RunRequest, execute_run, load_models, load_scenario, prepare_run
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS
 

@@ -30,12 +30,11 @@ from benchmarks.engine_rates import measure_rates
 from benchmarks.run_quality import run_quality
 from evaluation.corpus import load_path
 from evaluation.judge.geval import judge_conversations
-from orchestrator.config import ModelsConfig, load_models, load_scenario
-from orchestrator.driver import execute_run
+from orchestrator import RunRequest, execute_run, load_models, load_scenario, prepare_run
+from orchestrator.config import ModelsConfig
 from orchestrator.models.hub import ModelHub
 from orchestrator.models.local import LocalLlamaClient, bundled_model_path
 from orchestrator.models.thread_policy import AdaptiveThreads
-from orchestrator.prepare import RunRequest, prepare_run
 
 PATHS = {"stock": False, "extending": True}  # name -> prefix_reuse
 

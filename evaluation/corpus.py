@@ -12,17 +12,19 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
 from agents.errors import UserError
 from agents.schemas import Turn
 from evaluation.text import strip_speaker_labels
-from orchestrator.config.yaml_files import describe_validation_error
+from orchestrator.config.yaml_files import validation_problems
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, EVALUATION, MANIFEST
-from orchestrator.store.records import ConversationRecord
+
+if TYPE_CHECKING:
+    from orchestrator.store.records import ConversationRecord
 
 PersonaSource = Literal["generated", "sampled"]
 BASELINE_NAMES = ("chitchat",)
@@ -55,7 +57,9 @@ class Dataset:
 
 def persona_source_from_manifest(manifest: dict[str, Any]) -> PersonaSource:
     """Experience records are treated as generated unless the manifest says otherwise."""
-    source = ((manifest.get("scenario") or {}).get("personas") or {}).get("source", "generated")
+    scenario = manifest.get("scenario")
+    personas = scenario.get("personas") if isinstance(scenario, dict) else None
+    source = personas.get("source", "generated") if isinstance(personas, dict) else "generated"
     return "sampled" if source == "sampled" else "generated"
 
 
@@ -85,12 +89,16 @@ def read_conversations_jsonl(
         bad = content.damaged[0]
         detail = f": {bad.detail}" if bad.detail else ""
         raise UserError(f"{path}: line {bad.number} {bad.problem}{detail}")
+    # The record schema imports AutoGen (critic verdicts): loaded when a file is read, so the
+    # command line, which needs BASELINE_NAMES, starts without it.
+    from orchestrator.store.records import ConversationRecord
+
     conversations: list[Conversation] = []
     for lineno, data in zip(content.record_lines, content.records, strict=True):
         try:
             record = ConversationRecord.model_validate(data)
         except ValidationError as exc:
-            first = describe_validation_error(f"{path}: line {lineno}", exc).splitlines()[0]
+            first = validation_problems(f"{path}: line {lineno}", exc, ConversationRecord)[0]
             raise UserError(
                 f"{first} (expected a conversation record as in orchestrator/store/records.py)"
             ) from None
@@ -110,9 +118,15 @@ def load_path(path: Path) -> Dataset:
         manifest: dict[str, Any] = {}
         if (path / MANIFEST).exists():
             try:
-                manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+                manifest = json.loads((path / MANIFEST).read_bytes().decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise UserError(f"{path / MANIFEST}: not UTF-8 text (bad byte at byte offset {exc.start})") from None
             except json.JSONDecodeError as exc:
                 raise UserError(f"{path / MANIFEST}: not valid JSON: {exc.msg}") from None
+            except (OSError, RecursionError) as exc:
+                raise UserError(f"{path / MANIFEST}: cannot be read ({type(exc).__name__})") from None
+            if not isinstance(manifest, dict):
+                raise UserError(f"{path / MANIFEST}: not a run manifest (a JSON object is expected)")
         conversations, notes = read_conversations_jsonl(
             jsonl, persona_source_from_manifest(manifest)
         )

@@ -5,19 +5,23 @@ Plain runs keep `concurrency` jobs in flight until N conversations are written (
 replaced by a new index, up to the failure budget); Generator-Critic runs plan iterations
 (orchestrator/critics/iterations.py) and dispatch each iteration's jobs. Shots are sampled and the
 few-shot hub grows here, never in a job. `--resume` reads the run directory in one place
-(orchestrator/store/resume.py) and continues with the same indices, seeds and shots.
+(orchestrator/store/resume.py) and continues with the same indices, seeds and shots. A run whose
+last conversations all failed on the same rejected request stops (EndpointError, exit 2) instead
+of spending its failure budget on a request the endpoint will never accept.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from agents.errors import EndpointError, UserError
 from orchestrator.critics.iterations import GeneratorCritic
 from orchestrator.executors.base import Executor
 from orchestrator.job import ConversationJob, JobResult, RunContext, plan_job
@@ -29,6 +33,9 @@ from orchestrator.store.writer import RunStore
 
 __all__ = ["Progress", "RunSummary", "execute_run", "make_executor"]
 
+# This many jobs in a row failing on the same rejected request stop the run: a deterministic error
+# repeats for every conversation, and one clear line beats spending the failure budget on it.
+REJECTION_STOP_AFTER = 3
 PACKAGES = ("autogen-agentchat", "autogen-core", "autogen-ext", "llama-cpp-python", "pydantic", "openai", "ray")
 
 
@@ -57,6 +64,13 @@ class RunSummary:
     iterations: list[dict[str, Any]] = field(default_factory=list)
     endpoints: dict[str, Any] = field(default_factory=dict)  # retries and throttling per backend
     executor: dict[str, Any] = field(default_factory=dict)
+    target: int = 0  # conversations asked for (accepted ones, with critics)
+    set_aside: list[str] = field(default_factory=list)  # invalid lines --resume moved aside, and where
+
+    @property
+    def missing(self) -> int:
+        """Conversations the run ended without: a run that ends short of its target is not a success."""
+        return max(0, self.target - self.written)
 
     @property
     def total_tokens(self) -> int:
@@ -75,6 +89,15 @@ def _package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def repeated_rejection(recent: Sequence[str | None], times: int) -> str | None:
+    """The rejected request that failed each of the last `times` jobs when it is the same one for
+    all of them; None after a success, any other failure, or fewer jobs."""
+    last = list(recent)[-times:]
+    if len(last) < times or last[0] is None or any(r != last[0] for r in last):
+        return None
+    return last[0]
 
 
 class _IndexPlan:
@@ -142,6 +165,7 @@ class Driver:
                                   prompt_versions=prompt_versions, models_by_role=models_by_role,
                                   panel=prepared.panel)
         self._reserved: dict[int, int] = {}  # Generator-Critic: candidates reserved per job in flight
+        self._rejections: deque[str | None] = deque(maxlen=REJECTION_STOP_AFTER)  # newest jobs' rejected requests
 
     # ------------------------------------------------------------------ writing (the only writer)
     def _account(self, result: JobResult) -> None:
@@ -167,6 +191,12 @@ class Driver:
             self.progress.failed += 1
         self._account(result)
         self.on_progress(self.progress)
+        self._rejections.append(None if result.written else result.rejected_request)
+        times = min(REJECTION_STOP_AFTER, self.req.failure_budget)
+        rejection = repeated_rejection(self._rejections, times)
+        if rejection is not None:
+            raise EndpointError(f"{rejection}; the last {times} conversations all failed on it, so the run stops "
+                                f"(see {self.req.out_dir / 'failures.jsonl'})")
 
     def save_hub(self, *, force: bool = True) -> None:
         """Rewrite hub.json. New experiences alone are saved at most every HUB_SAVE_SECONDS:
@@ -288,6 +318,7 @@ class Driver:
             "models": req.models.model_dump(),  # names env variables, never their values
             "models_file": str(req.models_path),
             "model_by_role": self.context.models_by_role,
+            "structured_output": self.p.models.structured_modes,  # per remote backend, as the preflight chose
             "seed": req.seed,
             "num_conversations_requested": req.num_conversations,
             "concurrency": req.concurrency,
@@ -296,7 +327,9 @@ class Driver:
             "command_line": list(req.command_line),
             "packages": _package_versions(),
             "prompt_versions": self.context.prompt_versions,
-            "counts": {"written": self.progress.done, "failed": self.progress.failed, "hub_size": len(self.p.hub)},
+            "counts": {"written": self.progress.done, "failed": self.progress.failed, "hub_size": len(self.p.hub),
+                       "missing": max(0, req.num_conversations - self.progress.done)},
+            "set_aside": self.store.set_aside,
             "failures": self.failure_reasons,
             "generator_critic": None if self.critic is None else self.critic.manifest(),
             "usage": {role: u.model_dump() for role, u in sorted(self.usage.items())},
@@ -310,7 +343,8 @@ def make_executor(prepared: PreparedRun) -> Executor:
     if req.executor == "ray":
         from orchestrator.executors.ray import RayExecutor
 
-        return RayExecutor(req.models, req.models_path, seed=req.seed, workers=req.workers,
+        # the preflight's choices travel with the configuration: workers run no preflight
+        return RayExecutor(prepared.models.resolved_config(), req.models_path, seed=req.seed, workers=req.workers,
                            concurrency=req.concurrency, address=req.ray_address)
     from orchestrator.executors.local import LocalExecutor
 
@@ -323,7 +357,8 @@ async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], N
     store = RunStore.open(req.out_dir) if req.resume else RunStore.create(req.out_dir)
     executor = executor or make_executor(prepared)
     driver = Driver(prepared, store, executor, on_progress)
-    restored = restore(store, generator_critic=driver.critic is not None) if req.resume else RestoredRun()
+    restored = (restore(store, generator_critic=driver.critic is not None, retry_failed=req.retry_failed)
+                if req.resume else RestoredRun())
     add_usage(driver.usage, restored.usage)
     driver.failure_reasons.extend(restored.failure_reasons)
     if driver.critic is None:  # experiences whose hub save was still pending at the crash
@@ -345,6 +380,9 @@ async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], N
         else:
             await driver.run_plain(restored)
         status = "complete"
+    except UserError:
+        status = "stopped"
+        raise
     finally:
         seconds = time.perf_counter() - started
         if driver._hub_dirty:
@@ -364,5 +402,5 @@ async def execute_run(prepared: PreparedRun, on_progress: Callable[[Progress], N
         llm_busy_seconds=stats.get("llm_busy_seconds", 0.0), failure_reasons=driver.failure_reasons,
         stop_reason=critic.stop_reason if critic else "", rejected=critic.rejected_candidates if critic else 0,
         iterations=critic.report if critic else [], endpoints=stats.get("endpoints", {}),
-        executor=manifest["executor"],
+        executor=manifest["executor"], target=req.num_conversations, set_aside=list(store.set_aside),
     )

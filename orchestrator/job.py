@@ -23,11 +23,13 @@ from typing import Any
 
 from agents.critics import critic_agent_name
 from agents.errors import GenerationError, UserError
-from agents.schemas import Experience, Turn, speaker_slug
+from agents.schemas import Experience, Turn
+from agents.speaker_ids import speaker_ids
 from agents.verdicts import CandidateView
 from orchestrator.config import Scenario
 from orchestrator.critics.panel import CandidateReview, CriticPanel, PanelDecision
 from orchestrator.models.hub import ModelHub
+from orchestrator.models.resilience import rejection_of
 from orchestrator.personas.sources import GivenPersona, describe_draw, framed_request
 from orchestrator.stages.conversation import ConversationPrompts, run_group_chat
 from orchestrator.stages.experience import generate_experience
@@ -93,6 +95,9 @@ class JobResult:
     shot_ids: list[str] = field(default_factory=list)
     iteration: int = 0
     experience_generated: bool = False  # False: the experience stage itself failed
+    # the endpoint rejected a request as invalid (EndpointRejected): it fails the same way every
+    # time, so the driver stops a run whose last jobs all failed with the same rejection
+    rejected_request: str | None = None
 
     @property
     def conv_id(self) -> str:
@@ -169,7 +174,7 @@ async def run_job(job: ConversationJob, context: RunContext, models: ModelHub) -
     if job.people is not None:
         transcript.add("personas_drawn", source=scenario.personas.source, personas=describe_draw(job.people))
         framed = framed_request(job.people, prompts["experience_generator"], shots=shots,
-                                pin=models.has_grammar("experience_generator"))
+                                pin=models.enforces_schemas("experience_generator"))
     stage = "experience"
     review: Review | None = None
     try:
@@ -201,6 +206,7 @@ async def run_job(job: ConversationJob, context: RunContext, models: ModelHub) -
     except Exception as exc:  # a model failure costs this conversation, not the run
         attempts = exc.attempts if isinstance(exc, GenerationError) else []
         reason = f"{type(exc).__name__}: {exc}"
+        result.rejected_request = rejection_of(exc)
         transcript.add("conversation_failed", stage=stage, reason=reason)
         result.failure = FailureRecord(
             id=job.conv_id, index=job.index, scenario=scenario.name, stage=stage,  # type: ignore[arg-type]
@@ -212,7 +218,7 @@ async def run_job(job: ConversationJob, context: RunContext, models: ModelHub) -
     result.record = ConversationRecord(
         id=job.conv_id, index=job.index, scenario=scenario.name, experience=experience,
         participants=[p.name for p in experience.participants],
-        speaker_ids={speaker_slug(p.name): p.name for p in experience.participants},
+        speaker_ids={agent: name for name, agent in speaker_ids([p.name for p in experience.participants]).items()},
         turns=turns,
         usage=transcript.usage_by_role(),
         timing=_timing(started_at, t0, transcript),
@@ -253,6 +259,8 @@ async def _review_candidates(
         except (UserError, asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:  # a model failure costs this candidate
+            if rejection_of(exc) is not None:
+                raise  # every other candidate would be rejected the same way: the job fails
             reason = f"{type(exc).__name__}: {exc}"
             transcript.add("candidate_failed", candidate=k, reason=reason)
             result.candidate_failures.append(FailureRecord(

@@ -6,25 +6,33 @@ was, on --resume), the model endpoints, the critic panel and the persona source.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from agents.errors import UserError
 from agents.experience_generator import REQUIRED_PARTS as EXPERIENCE_PARTS
 from agents.persona_agent import REQUIRED_PARTS as PERSONA_PARTS
 from agents.persona_agent import persona_variables
 from agents.prompting import PromptTemplate, render
-from agents.schemas import Experience, speaker_slug
+from agents.schemas import Experience
+from agents.speaker_ids import speaker_ids
 from orchestrator.config import ModelsConfig, Role, Scenario
+from orchestrator.config.prompt_files import load_names, load_prompt, load_seed_shots
 from orchestrator.critics.panel import CriticPanel
-from agents.errors import UserError
-from orchestrator.stages.fewshot_hub import FewShotHub, HubMode, Shot
 from orchestrator.models.hub import ModelHub
 from orchestrator.personas.sources import PersonaSource, build_persona_source, framed_request
-from orchestrator.config.prompt_files import load_names, load_prompt, load_seed_shots
+from orchestrator.stages.fewshot_hub import FewShotHub, HubMode, Shot
 from orchestrator.store.resume import restore_hub
 from orchestrator.store.writer import RunStore
 
 GENERATION_ROLES: tuple[Role, ...] = ("experience_generator", "persona", "selector")
+RAY_WORKERS = 2  # actors a Ray run starts when not told how many
+
+
+def default_out_dir(scenario_name: str) -> Path:
+    """Where a run goes when no directory is given: runs/<scenario>-<timestamp> under the working directory."""
+    return Path("runs") / f"{scenario_name}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class RunRequest:
     # failed conversations are replaced until this many have failed (default: max(10, N))
     max_failures: int | None = None
     resume: bool = False  # continue the run already in out_dir (see orchestrator/store/resume.py)
+    retry_failed: bool = False  # resume: run the failed indices again (plain runs)
     # where jobs run: "local" (asyncio in this process) or "ray" (`workers` actors, each with
     # `concurrency` jobs in flight; a local Ray cluster unless `ray_address` names one)
     executor: Literal["local", "ray"] = "local"
@@ -75,7 +84,7 @@ def _check_templates(prompts: dict[str, PromptTemplate], scenario: Scenario, sho
     render(prompts["persona"], "description", **variables)
     render(prompts["group_chat"], "opening", situation=shot.situation, topic=shot.topic,
            relations=[r.model_dump() for r in shot.relations], participants=[p.model_dump() for p in shot.participants])
-    names = [speaker_slug(p.name) for p in shot.participants]
+    names = list(speaker_ids([p.name for p in shot.participants]).values())
     render(prompts["group_chat"], "selector", roles=[{"name": n, "description": ""} for n in names],
            history=[{"speaker": names[0], "text": shot.starter.text}], candidates=names[1:])
     try:

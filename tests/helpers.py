@@ -16,6 +16,9 @@ from orchestrator.models.local import LOCAL_MODEL_INFO
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
+# chat requests a run's preflight sends to one OpenAI-compatible backend before any conversation
+# (a plain chat and a structured-output probe): the simulator keeps them fault-free
+PREFLIGHT_REQUESTS = 2
 
 
 def load_experience(name: str = "foundation/experience_three.json") -> Experience:

@@ -6,7 +6,13 @@ valid experience for the experience schema, an enum name for the speaker-choice 
 varied line otherwise; a one-token request with `logprobs` (a judge's score call) gets a score
 digit and the first token's top candidates (see `_score_logprobs`). A fraction of requests fail on
 purpose (429 with Retry-After, 500, a hang longer than the client's timeout, an invalid JSON body,
-an empty reply, an unknown speaker name).
+an empty reply, an unknown speaker name; and, only when asked for, a 400 request rejection).
+It can also play servers that differ in structured output: `--accept-formats text,json_object`
+answers a `json_schema` response format with HTTP 500 and a request validation error, as
+llama-cpp-python's server does; `--ignore-schema` accepts schemas without enforcing them. A
+request without a response format whose prompt carries a schema (structured_output: prompt) gets
+the JSON wrapped in a sentence and a code fence, as a chatty model answers; `--no-logprobs` never
+returns logprobs.
 It is bounded: it stops by itself after `max_requests` requests or `max_seconds` seconds.
 `GET /stats` returns counts and the tokens of every successful reply (for accounting tests).
 
@@ -36,6 +42,10 @@ from typing import Any
 
 HOST = "127.0.0.1"  # never reachable from another machine
 FAULTS = ("rate_limit", "server_error", "timeout", "invalid_json", "empty", "unknown_speaker")
+# Faults a retry cannot fix; never in the default rotation, only when named (--faults, --fail-requests).
+REQUEST_FAULTS = ("bad_request",)
+RESPONSE_FORMATS = ("text", "json_object", "json_schema")
+PROMPT_SCHEMA_MARKER = "It must match this JSON schema:\n"  # orchestrator/models/structured_output.py
 NAMES = ("Mara", "Joel", "Ines", "Kofi", "Petra", "Ravi", "Lucia", "Oskar")
 WORDS = ("garden", "train", "recipe", "weekend", "budget", "concert", "puppy", "exam", "roof", "market",
          "bicycle", "letter", "storm", "lantern", "harbour", "violin", "orchard", "ticket", "novel", "kettle")
@@ -56,6 +66,10 @@ class SimSettings:
     # rate: a test that must see given faults injected does not depend on the RNG or on ordering
     scheduled: dict[int, str] = field(default_factory=dict)
     logprob_bytes: bool = True  # False: candidates without `bytes`, as llama-cpp-python's server sends
+    accept_formats: tuple[str, ...] = RESPONSE_FORMATS  # response_format types answered; others get a 500
+    ignore_schema: bool = False  # True: schemas in a response format are accepted and not enforced
+    logprobs: bool = True  # False: logprobs are never returned
+    fault_free_requests: int = 0  # the first N requests get no fault (a run's preflight probes)
 
 
 @dataclass
@@ -77,8 +91,8 @@ def _tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def _experience(count: int, rng: random.Random) -> dict[str, Any]:
-    names = rng.sample(NAMES, count)
+def _experience(count: int, rng: random.Random, pinned: list[str] | None = None) -> dict[str, Any]:
+    names = pinned or rng.sample(NAMES, count)
     people = [{
         "name": n, "age": rng.randint(18, 80), "qualities": ["kind", rng.choice(WORDS)],
         "lifestyle": f"Spends evenings on the {rng.choice(WORDS)}.", "speech_style": "Short and friendly.",
@@ -96,12 +110,17 @@ def _schema_reply(schema: dict[str, Any], rng: random.Random, unknown_speaker: b
         return json.dumps({"next_speaker": "Nobody_Here" if unknown_speaker else rng.choice(names)})
     if "participants" in props:
         count = props["participants"].get("minItems", 3)
-        return json.dumps(_experience(count, rng))
+        # names pinned in the schema (one `const` per tuple item) are the ones to use
+        defs = schema.get("$defs", {})
+        items = [defs.get(str(i.get("$ref", "")).rsplit("/", 1)[-1], i) for i in props["participants"].get(
+            "prefixItems", [])]
+        pinned = [i.get("properties", {}).get("name", {}).get("const") for i in items]
+        return json.dumps(_experience(count, rng, pinned if pinned and all(pinned) else None))
     if "verdict" in props:  # a gate critic
         return json.dumps({"rationale": "The lines fit the people and stay civil.", "verdict": "pass"})
     if "score" in props:  # a quality critic
         return json.dumps({"rationale": "It reads like a real chat.", "score": rng.choice([3, 4, 5])})
-    return json.dumps({k: "ok" for k in schema.get("required", [])})
+    return json.dumps({k: rng.choice(props.get(k, {}).get("enum") or ["ok"]) for k in schema.get("required", [])})
 
 
 MAX_TOP_LOGPROBS = 20  # OpenAI's bound
@@ -122,6 +141,26 @@ def _score_logprobs(number: int, top: int, with_bytes: bool) -> tuple[str, dict[
 
     first = {**entry(str(digit), 0.6), "top_logprobs": [entry(t, p) for t, p in probs[:top]]}
     return str(digit), {"content": [first]}
+
+
+def _prompted_schema(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The schema a `prompt`-mode request carries at the end of its last message, if any."""
+    last = str(messages[-1].get("content", "")) if messages else ""
+    if PROMPT_SCHEMA_MARKER not in last:
+        return None
+    try:
+        found = json.loads(last.rsplit(PROMPT_SCHEMA_MARKER, 1)[1])
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _format_rejection(kind: object, accepted: tuple[str, ...]) -> bytes:
+    """llama-cpp-python's server's answer to a response format it does not take (HTTP 500)."""
+    allowed = " or ".join(f"'{a}'" for a in accepted)
+    detail = (f"1 validation error:\n  {{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+              f"'msg': \"Input should be {allowed}\", 'input': {kind!r}}}\n")
+    return json.dumps({"error": {"message": detail, "type": "internal_server_error"}}).encode()
 
 
 class SimEndpoint:
@@ -205,9 +244,20 @@ class SimEndpoint:
         if self.stats.requests >= self.settings.max_requests:
             asyncio.get_running_loop().call_later(1.0, self._done.set)
         request = json.loads(body)
-        schema = (request.get("response_format") or {}).get("json_schema", {}).get("schema")
+        response_format = request.get("response_format") or {}
+        if response_format.get("type", "text") not in self.settings.accept_formats:
+            self._write(writer, "500 Internal Server Error", _format_rejection(response_format.get("type"),
+                                                                              self.settings.accept_formats))
+            return True
+        schema = (response_format.get("json_schema", {}).get("schema") if response_format.get("type") == "json_schema"
+                  else response_format.get("schema"))
+        prompted = None if response_format else _prompted_schema(request.get("messages", []))
+        if self.settings.ignore_schema:
+            schema = None
         fault = self.settings.scheduled.get(self.stats.requests)
-        if fault is None and self.settings.fault_rate:
+        if self.stats.requests <= self.settings.fault_free_requests:
+            fault = None
+        elif fault is None and self.settings.fault_rate:
             fault = self._pick_fault(schema) if self._rng.random() < self.settings.fault_rate else None
         if fault:
             self.stats.faults[fault] += 1
@@ -221,6 +271,10 @@ class SimEndpoint:
         if fault == "server_error":
             self._write(writer, "500 Internal Server Error", b'{"error": {"message": "boom"}}')
             return True
+        if fault == "bad_request":
+            self._write(writer, "400 Bad Request",
+                        b'{"error": {"message": "Unrecognized request argument supplied: frobnicate"}}')
+            return True
         if fault == "timeout":
             await asyncio.sleep(self.settings.hang_seconds)
             return False
@@ -230,11 +284,14 @@ class SimEndpoint:
         logprobs = None
         if fault == "empty":
             content = ""
-        elif request.get("logprobs") and request.get("max_tokens") == 1:
+        elif request.get("logprobs") and request.get("max_tokens") == 1 and self.settings.logprobs:
             top = max(0, min(int(request.get("top_logprobs") or 0), MAX_TOP_LOGPROBS))
             content, logprobs = _score_logprobs(self.stats.requests, top, self.settings.logprob_bytes)
         elif schema:
             content = _schema_reply(schema, self._rng, fault == "unknown_speaker")
+        elif prompted:
+            reply = _schema_reply(prompted, self._rng, fault == "unknown_speaker")
+            content = f"Sure, here it is:\n```json\n{reply}\n```"
         else:
             first, second = self._rng.choice(WORDS), self._rng.choice(WORDS)
             content = f"I keep thinking about the {first} and the {second}, honestly."
@@ -271,21 +328,30 @@ def parse_args(argv: list[str] | None = None) -> tuple[SimSettings, int]:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-logprob-bytes", action="store_true",
                    help="logprob candidates without bytes (as llama-cpp-python's server sends them)")
+    p.add_argument("--accept-formats", default=",".join(RESPONSE_FORMATS),
+                   help="response_format types answered; others get HTTP 500 (e.g. text,json_object)")
+    p.add_argument("--ignore-schema", action="store_true", help="accept response-format schemas, do not enforce them")
+    p.add_argument("--no-logprobs", action="store_true", help="never return logprobs")
+    p.add_argument("--fault-free-requests", type=int, default=0,
+                   help="the first N requests get no fault (a run's preflight probes)")
     p.add_argument("--fail-requests", default="",
                    help="scheduled faults: N:KIND,... (the N-th request gets KIND; e.g. 1:rate_limit,2:server_error)")
     a = p.parse_args(argv)
     faults = tuple(f for f in a.faults.split(",") if f)
-    unknown = set(faults) - set(FAULTS)
+    known = (*FAULTS, *REQUEST_FAULTS)
+    unknown = set(faults) - set(known)
     if unknown:
-        p.error(f"unknown faults {sorted(unknown)}; allowed: {', '.join(FAULTS)}")
+        p.error(f"unknown faults {sorted(unknown)}; allowed: {', '.join(known)}")
     scheduled = {}
     for item in filter(None, a.fail_requests.split(",")):
         number, _, kind = item.partition(":")
-        if kind not in FAULTS or not number.isdigit():
-            p.error(f"--fail-requests: {item!r} is not N:KIND with KIND one of {', '.join(FAULTS)}")
+        if kind not in known or not number.isdigit():
+            p.error(f"--fail-requests: {item!r} is not N:KIND with KIND one of {', '.join(known)}")
         scheduled[int(number)] = kind
+    formats = tuple(f for f in a.accept_formats.split(",") if f)
     return SimSettings(a.latency, a.token_rate, a.fault_rate, faults, a.retry_after, a.hang_seconds,
-                       a.max_requests, a.max_seconds, a.seed, scheduled, not a.no_logprob_bytes), a.port
+                       a.max_requests, a.max_seconds, a.seed, scheduled, not a.no_logprob_bytes, formats,
+                       a.ignore_schema, not a.no_logprobs, a.fault_free_requests), a.port
 
 
 async def _main(settings: SimSettings, port: int) -> None:

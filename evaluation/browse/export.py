@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import UserError
+from evaluation.browse.output_paths import check_export_target
 from orchestrator.store import reader as rr
 from orchestrator.store.jsonl import encode_line
 
@@ -82,16 +83,17 @@ def persona_system_prompt(record: dict[str, Any], person: dict[str, Any]) -> str
     others = [str(p.get("name")) for p in rr.personas(record) if p is not person]
     memory = person.get("memory")
     memory = memory if isinstance(memory, dict) else {}
+    qualities = person.get("qualities")
     lines = [
         f"You are {name}, {person.get('age', '?')} years old, talking with {', '.join(others)}.",
-        f"Your qualities: {', '.join(map(str, person.get('qualities') or []))}.",
+        f"Your qualities: {', '.join(map(str, qualities if isinstance(qualities, list) else []))}.",
         f"Your life: {person.get('lifestyle', '')}",
         f"How you speak: {person.get('speech_style', '')}",
         f"Recently: {memory.get('recent', '')}",
         f"Long ago: {memory.get('long_term', '')}",
     ]
-    for relation in exp.get("relations") or []:
-        if isinstance(relation, dict) and name in (
+    for relation in rr.relations(record):
+        if name in (
             relation.get("person_a"),
             relation.get("person_b"),
         ):
@@ -202,8 +204,13 @@ def export(records: list[dict[str, Any]], fmt: str, out: Path) -> int:
     return len(rows)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="run.py export", description="Export a run as a dataset.")
+HELP = "export a run: jsonl, parquet, hf, openai, sharegpt"
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register `export` on a command line's subparsers."""
+    parser = subparsers.add_parser("export", help=HELP, description="Export a run as a dataset.")
+    parser.set_defaults(handler=handle)
     parser.add_argument("run_dir", type=Path, help="run directory (or a conversations .jsonl)")
     parser.add_argument("--format", required=True, choices=FORMATS, help="output format")
     parser.add_argument("--out", required=True, type=Path, help="output file (a directory for hf)")
@@ -217,11 +224,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+def build_parser() -> argparse.ArgumentParser:
+    """The `export` parser on its own (prog "run.py export")."""
+    return add_parser(argparse.ArgumentParser(prog="run.py").add_subparsers())
+
+
+def handle(args: argparse.Namespace) -> int:
+    check_export_target(args.out, args.run_dir)
     run = rr.load_run(args.run_dir)
     for note in run.notes:
         print(f"note: {note}")
+    if run.unreadable:  # exporting the rest would silently drop records from the dataset
+        raise UserError(f"{run.unreadable[0]}" + (f" (and {len(run.unreadable) - 1} more)" if len(run.unreadable) > 1
+                        else "") + "; export writes every record or none: repair or remove the line(s) first")
     records = run.conversations
     if args.accepted_only:
         records = [r for r in records if rr.is_accepted(r)]
@@ -249,3 +264,7 @@ def main(argv: list[str]) -> int:
     unit = "examples" if args.format in ("openai", "sharegpt") else "conversations"
     print(f"wrote {count} {unit} from {len(records)} conversations to {out} ({args.format})")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return handle(build_parser().parse_args(argv))

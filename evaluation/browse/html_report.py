@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import statistics
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from agents.errors import UserError
+from evaluation.browse.output_paths import check_report_target
 from orchestrator.store import reader as rr
 from orchestrator.store.layout import EVALUATION_METRICS, EVALUATION_REPORT, REPORT_HTML
 
@@ -39,9 +41,19 @@ INDEX_COLUMNS = (
 )
 
 
-def _script_json(value: Any) -> str:
-    """JSON safe inside <script>: '</' can never close the element early."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+# Inside <script> the HTML tokenizer still looks for "</script", and "<!--" followed by "<script"
+# switches it into the double-escaped state, where the element's own "</script>" no longer ends
+# it: the data would swallow the report's script. As \u escapes inside JSON strings (the only
+# place these characters can occur in JSON) they decode to the same text and the tokenizer never
+# sees a "<", ">" or "&"; U+2028/U+2029 are escaped too, for tools that read the JSON as JavaScript.
+_SCRIPT_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                                 "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def script_json(value: Any) -> str:
+    """JSON to embed in a <script> element: no data can end the element or change how the
+    tokenizer reads it."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_ESCAPES)
 
 
 def _short(text: Any, limit: int) -> str:
@@ -119,8 +131,9 @@ def run_summary(run: rr.RunData) -> list[tuple[str, str]]:
         summary.append(("mean score", f"{statistics.fmean(scores):.2f}"))
     summary.append(("tokens", f"{sum(rr.total_tokens(r) for r in records):,}"))
     manifest = run.manifest or {}
-    if "seconds" in manifest:
-        summary.append(("run seconds", f"{manifest['seconds']:.0f}"))
+    seconds = rr.as_number(manifest.get("seconds"))
+    if seconds is not None and math.isfinite(seconds):
+        summary.append(("run seconds", f"{seconds:.0f}"))
     return summary
 
 
@@ -146,7 +159,7 @@ def build_report(run: rr.RunData, title: str, with_transcripts: bool = True) -> 
     rows = [index_row(i, r) for i, r in enumerate(run.conversations)]
     details = "\n".join(
         f'<script type="application/json" id="d{i}">'
-        f"{_script_json(conversation_detail(run, r, with_transcripts))}</script>"
+        f"{script_json(conversation_detail(run, r, with_transcripts))}</script>"
         for i, r in enumerate(run.conversations)
     )
     figures, texts = evaluation_assets(run)
@@ -162,17 +175,20 @@ def build_report(run: rr.RunData, title: str, with_transcripts: bool = True) -> 
             {"id": f.get("id", "?"), "stage": f.get("stage", "?"), "reason": f.get("reason", "?")}
             for f in run.failures
         ],
-        index_json=_script_json({"columns": INDEX_COLUMNS, "rows": rows}),
+        index_json=script_json({"columns": INDEX_COLUMNS, "rows": rows}),
         detail_scripts=details,
         css=(ASSETS / "report.css").read_text(encoding="utf-8"),
         js=(ASSETS / "report.js").read_text(encoding="utf-8").replace("</", "<\\/"),
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="run.py report", description="Write a static HTML run browser."
-    )
+HELP = "write one offline HTML file to browse a run"
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register `report` on a command line's subparsers."""
+    parser = subparsers.add_parser("report", help=HELP, description="Write a static HTML run browser.")
+    parser.set_defaults(handler=handle)
     parser.add_argument("run_dir", type=Path, help="run directory (or a conversations .jsonl)")
     parser.add_argument(
         "--out", type=Path, help="HTML file to write (default: RUN_DIR/report.html)"
@@ -183,12 +199,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+def build_parser() -> argparse.ArgumentParser:
+    """The `report` parser on its own (prog "run.py report")."""
+    return add_parser(argparse.ArgumentParser(prog="run.py").add_subparsers())
+
+
+def handle(args: argparse.Namespace) -> int:
     run = rr.load_run(args.run_dir)
     out = (
         args.out or (args.run_dir if args.run_dir.is_dir() else args.run_dir.parent) / REPORT_HTML
     )
+    check_report_target(out, args.run_dir)
     html = build_report(
         run, title=args.run_dir.resolve().name, with_transcripts=not args.no_transcripts
     )
@@ -204,3 +225,7 @@ def main(argv: list[str]) -> int:
         f"{len(run.conversations)} conversations)"
     )
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return handle(build_parser().parse_args(argv))

@@ -36,8 +36,13 @@ STATUS_STYLE = {"accepted": "green", "rejected": "red", "unreviewed": "dim"}
 REPLY_PREVIEW = 160
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="run.py inspect", description="Inspect a run directory.")
+HELP = "read a run in the terminal"
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register `inspect` on a command line's subparsers."""
+    parser = subparsers.add_parser("inspect", help=HELP, description="Inspect a run directory.")
+    parser.set_defaults(handler=handle)
     parser.add_argument("run_dir", type=Path, help="run directory (or a conversations .jsonl)")
     parser.add_argument("id", nargs="?", help="conversation id to show in full")
     parser.add_argument("--agents", action="store_true", help="with ID: the full agent transcript")
@@ -51,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The `inspect` parser on its own (prog "run.py inspect")."""
+    return add_parser(argparse.ArgumentParser(prog="run.py").add_subparsers())
+
+
 def _short(text: str, limit: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -62,7 +72,7 @@ def _score_text(value: float | None) -> str:
 
 def print_notes(console: Console, notes: list[str]) -> None:
     for note in notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(Text.assemble(("note:", "yellow"), f" {note}"), highlight=False)
 
 
 def list_conversations(
@@ -97,7 +107,7 @@ def list_conversations(
         )
     console.print(table)
     if page < pages:
-        console.print(f"[dim]next page: --page {page + 1}[/]")
+        console.print(Text(f"next page: --page {page + 1}", style="dim"))
 
 
 def list_failures(console: Console, failures: list[dict[str, Any]]) -> None:
@@ -108,7 +118,8 @@ def list_failures(console: Console, failures: list[dict[str, Any]]) -> None:
     for column in ("id", "stage", "reason", "attempts"):
         table.add_column(column, overflow="fold")
     for failure in failures:
-        attempts = failure.get("attempts") or []
+        attempts = failure.get("attempts")
+        attempts = attempts if isinstance(attempts, list) else []
         reasons = [str(a.get("reason", a)) if isinstance(a, dict) else str(a) for a in attempts]
         table.add_row(
             str(failure.get("id", "?")),
@@ -128,7 +139,8 @@ def persona_cards(record: dict[str, Any], colours: dict[str, str]) -> Columns:
         body = Text()
         body.append(f"age {person.get('age', '?')}\n", style="dim")
         body.append("qualities: ", style="bold")
-        body.append(", ".join(map(str, person.get("qualities") or [])) + "\n")
+        qualities = person.get("qualities")
+        body.append(", ".join(map(str, qualities if isinstance(qualities, list) else [])) + "\n")
         for label, value in (
             ("life", person.get("lifestyle")),
             ("speaks", person.get("speech_style")),
@@ -186,8 +198,7 @@ def show_conversation(
                         ("relation: ", "bold"),
                         f"{r.get('person_a')} & {r.get('person_b')}: {r.get('relation')}",
                     )
-                    for r in exp.get("relations") or []
-                    if isinstance(r, dict)
+                    for r in rr.relations(record)
                 ],
             ),
             title="experience",
@@ -227,12 +238,13 @@ def _event_line(event: dict[str, Any]) -> tuple[str, str, str]:
             if "attempt" in event
             else f"failures {event.get('failures', '')}"
         )
+        candidates = event.get("candidates")
         return (
             "selector",
             kind,
             (
                 f"{event.get('speaker')} "
-                f"from [{', '.join(map(str, event.get('candidates') or []))}] "
+                f"from [{', '.join(map(str, candidates if isinstance(candidates, list) else [candidates]))}] "
                 f"by {event.get('method', '?')}, {extra}"
             ),
         )
@@ -287,8 +299,8 @@ def show_agent_transcript(
         if event.get("event") == "model_call":
             totals = usage.setdefault(str(event.get("role", "?")), [0, 0, 0])
             totals[0] += 1
-            totals[1] += int(event.get("prompt_tokens") or 0)
-            totals[2] += int(event.get("completion_tokens") or 0)
+            totals[1] += rr.whole_number(event.get("prompt_tokens"))
+            totals[2] += rr.whole_number(event.get("completion_tokens"))
     console.print(table)
     summary = Table(title="token usage by role (from the transcript)")
     for column in ("role", "calls", "prompt tokens", "completion tokens"):
@@ -298,9 +310,9 @@ def show_agent_transcript(
     console.print(summary)
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    console = Console(width=args.width, highlight=False)
+def handle(args: argparse.Namespace) -> int:
+    # markup off: names, turns and ids are data, and "[/x]" in a turn must print as it is
+    console = Console(width=args.width, highlight=False, markup=False)
     run = rr.load_run(args.run_dir)
     print_notes(console, run.notes)
     if args.failed:
@@ -322,3 +334,7 @@ def main(argv: list[str]) -> int:
         title += f" matching '{args.grep}'"
     list_conversations(console, records, args.page, args.page_size, title)
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return handle(build_parser().parse_args(argv))

@@ -8,6 +8,7 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator.driver import Progress as RunProgress
 from orchestrator.driver import RunSummary
@@ -75,7 +76,9 @@ def print_summary(summary: RunSummary, console: Console) -> None:
         f"{f' · ${summary.cost_usd:,.4f}' if summary.cost_usd else ''} · {summary.seconds:.1f}s{busy}"
     )
     for reason in summary.failure_reasons[:5]:
-        console.print(f"  [yellow]failed[/] {reason}")
+        console.print(Text.assemble(("  failed ", "yellow"), reason))
+    for note in summary.set_aside:
+        console.print(Text.assemble(("  set aside ", "yellow"), note))
     if summary.iterations or summary.stop_reason:
         from orchestrator.critics.iterations import summary_lines
 

@@ -14,17 +14,17 @@ import random
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.errors import ConfigError, UserError
-from agents.persona_expansion_agents import MAX_PER_CALL
 from orchestrator.config import PROJECT_ROOT, load_models
 from orchestrator.config.yaml_files import load_model
 from orchestrator.personas.library import PERSONAS_DIR, validate_files
 from orchestrator.personas.pairing import Profile, pairing_table
 from orchestrator.store.jsonl import encode_line, split_lines
+
+HELP = "validate, expand (SPC) and pair personas"
 
 DEFAULT_SEEDS = PROJECT_ROOT / "personas" / "sources" / "seed_attributes.yaml"
 
@@ -75,6 +75,8 @@ def _pair(args: argparse.Namespace) -> int:
         raise UserError(f"--profiles: file not found: {path}")
     profiles = []
     for line in split_lines(path.read_bytes()):
+        if line.not_utf8 is not None:
+            raise ConfigError(f"{path}: line {line.number} {line.not_utf8}")
         try:
             profiles.append(frozenset(ProfileLine.model_validate_json(line.text).categories))
         except ValidationError as exc:
@@ -92,6 +94,7 @@ def _expand(args: argparse.Namespace) -> int:
     from orchestrator.personas.expansion import (
         CONSISTENCY_ROLE,
         EXPANSION_ROLE,
+        ExpansionResult,
         ExpansionSettings,
         PersonaExpander,
     )
@@ -119,7 +122,7 @@ def _expand(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     expander = PersonaExpander(models, template, settings)
 
-    async def go() -> Any:
+    async def go() -> ExpansionResult:
         try:
             return await expander.expand(seeds)
         finally:
@@ -174,12 +177,12 @@ def _expand(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="run.py personas",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register `personas` (with its own validate/expand/pair) on a command line's subparsers."""
+    parser = subparsers.add_parser(
+        "personas", help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.set_defaults(handler=handle)
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="check persona YAML files")
     v.add_argument("paths", nargs="*", help="files or directories (default: personas/)")
@@ -216,8 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+def build_parser() -> argparse.ArgumentParser:
+    """The `personas` parser on its own (prog "run.py personas")."""
+    return add_parser(argparse.ArgumentParser(prog="run.py").add_subparsers())
+
+
+def handle(args: argparse.Namespace) -> int:
+    # imported here: the expansion agents pull in AutoGen, which building the command line does not need
+    from agents.persona_expansion_agents import MAX_PER_CALL
+
     if args.command == "validate":
         return _validate(args)
     if args.command == "pair":
@@ -228,3 +238,7 @@ def main(argv: list[str]) -> int:
     if args.per_call > MAX_PER_CALL:
         raise UserError(f"--per-call: at most {MAX_PER_CALL} attributes a call (got {args.per_call})")
     return _expand(args)
+
+
+def main(argv: list[str]) -> int:
+    return handle(build_parser().parse_args(argv))

@@ -1,6 +1,7 @@
 """Configuration users edit: scenarios, model backends and roles, prompt files, where they live."""
 
 from orchestrator.config.models import (
+    STRUCTURED_OUTPUT_MODES,
     AzureOpenAIBackend,
     CacheConfig,
     LocalBackend,
@@ -10,6 +11,8 @@ from orchestrator.config.models import (
     RetryConfig,
     Role,
     RoleSettings,
+    StructuredOutputMode,
+    StructuredOutputSetting,
     load_models,
 )
 from orchestrator.config.paths import PROJECT_ROOT, PROMPTS_DIR, SCENARIOS_DIR
@@ -25,6 +28,7 @@ __all__ = [
     "PROJECT_ROOT",
     "PROMPTS_DIR",
     "SCENARIOS_DIR",
+    "STRUCTURED_OUTPUT_MODES",
     "AzureOpenAIBackend",
     "CacheConfig",
     "CriticsConfig",
@@ -37,6 +41,8 @@ __all__ = [
     "Role",
     "RoleSettings",
     "Scenario",
+    "StructuredOutputMode",
+    "StructuredOutputSetting",
     "available_scenarios",
     "load_models",
     "load_scenario",

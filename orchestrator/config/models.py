@@ -14,6 +14,15 @@ from orchestrator.config.yaml_files import StrictModel as _Strict
 from orchestrator.config.yaml_files import load_model
 
 Role = Literal["experience_generator", "persona", "selector", "critic", "judge"]
+# How a remote backend is asked for a structured (schema-shaped) reply; servers differ:
+# - json_schema: response_format {"type": "json_schema"} (OpenAI, Azure, vLLM, Ollama, LM Studio);
+# - json_object: response_format {"type": "json_object", "schema": ...} (llama-cpp-python's server);
+# - prompt: the schema goes into the prompt and every reply is validated (any chat server);
+# - auto: the preflight tries them in that order and keeps the first that answers constrained.
+StructuredOutputMode = Literal["json_schema", "json_object", "prompt"]
+STRUCTURED_OUTPUT_MODES: tuple[StructuredOutputMode, ...] = ("json_schema", "json_object", "prompt")
+StructuredOutputSetting = Literal["auto", "json_schema", "json_object", "prompt"]
+
 
 class ModelInfoConfig(_Strict):
     """AutoGen ModelInfo for endpoints whose model AutoGen does not know (vLLM, Ollama)."""
@@ -28,8 +37,8 @@ class ModelInfoConfig(_Strict):
 class Prices(_Strict):
     """US dollars per million tokens."""
 
-    prompt: float = Field(ge=0)
-    completion: float = Field(ge=0)
+    prompt: float = Field(ge=0, le=10_000)
+    completion: float = Field(ge=0, le=10_000)
 
 
 class RetryConfig(_Strict):
@@ -38,9 +47,9 @@ class RetryConfig(_Strict):
     calls in flight to the backend halved on repeated 429s (then grown back one by one)."""
 
     attempts: int = Field(default=6, ge=1, le=20)
-    initial_delay: float = Field(default=0.5, ge=0)
-    max_delay: float = Field(default=30.0, ge=0)
-    max_in_flight: int = Field(default=256, ge=1)  # ceiling of the adaptive limit
+    initial_delay: float = Field(default=0.5, ge=0, le=60)
+    max_delay: float = Field(default=30.0, ge=0, le=3600)
+    max_in_flight: int = Field(default=256, ge=1, le=100_000)  # ceiling of the adaptive limit
 
 
 class CacheConfig(_Strict):
@@ -66,13 +75,13 @@ class LocalBackend(_Strict):
     model_path: str = "bundled"
     n_ctx: int = Field(default=8192, ge=512, le=131072)
     # default: every core the machine's other processes leave free (orchestrator/models/thread_policy.py)
-    n_threads: int | None = Field(default=None, ge=1)
+    n_threads: int | None = Field(default=None, ge=1, le=1024)
     # true: each call evaluates only the tokens its agent's saved context lacks, under an
     # append-only history layout, with grammars checked on a top-k shortlist first
     # (orchestrator/models/extending_engine.py); false: llama-cpp-python's stock chat completion
     prefix_reuse: bool = True
     # memory for the saved contexts of agents waiting for their turn (22.5 KiB a token on SmolLM2-135M)
-    state_cache_mb: int = Field(default=1024, ge=0)
+    state_cache_mb: int = Field(default=1024, ge=0, le=1_048_576)
     prices: Prices | None = None
 
 
@@ -85,7 +94,8 @@ class OpenAIBackend(_Strict):
     client: Literal["lean", "openai_sdk"] = "lean"
     api_key_env: str = "OPENAI_API_KEY"
     model_info: ModelInfoConfig | None = None
-    timeout_seconds: float = Field(default=60.0, gt=0)
+    structured_output: StructuredOutputSetting = "json_schema"
+    timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     retry: RetryConfig = RetryConfig()
     prices: Prices | None = None
 
@@ -98,7 +108,8 @@ class AzureOpenAIBackend(_Strict):
     api_version: str = "2024-10-21"
     api_key_env: str = "AZURE_OPENAI_API_KEY"
     model_info: ModelInfoConfig | None = None
-    timeout_seconds: float = Field(default=60.0, gt=0)
+    structured_output: StructuredOutputSetting = "json_schema"
+    timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     retry: RetryConfig = RetryConfig()
     prices: Prices | None = None
 

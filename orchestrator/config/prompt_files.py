@@ -8,10 +8,10 @@ from typing import Any
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agents.errors import ConfigError
 from agents.prompting import PromptTemplate
 from agents.schemas import Experience, experience_problems
 from orchestrator.config import PROMPTS_DIR
-from agents.errors import ConfigError
 from orchestrator.config.yaml_files import describe_validation_error, load_model, read_yaml
 
 

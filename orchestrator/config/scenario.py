@@ -10,20 +10,34 @@ from pydantic import Field, model_validator
 
 from agents.critic_rules import RULE_CHECKS, RuleLimits
 from agents.errors import UserError
+from orchestrator.config.limits import (
+    MAX_CANDIDATES,
+    MAX_CONVERSATIONS,
+    MAX_PARTICIPANTS,
+    MAX_TOKEN_BUDGET,
+    MAX_TURNS,
+)
 from orchestrator.config.paths import SCENARIOS_DIR
 from orchestrator.config.yaml_files import StrictModel as _Strict
 from orchestrator.config.yaml_files import load_model
 
 
 class IntRange(_Strict):
-    min: int = Field(ge=1)
-    max: int = Field(ge=1)
+    min: int = Field(ge=1, le=MAX_TURNS)
+    max: int = Field(ge=1, le=MAX_TURNS)
 
     @model_validator(mode="after")
     def _ordered(self) -> IntRange:
         if self.min > self.max:
             raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
         return self
+
+
+class ParticipantRange(IntRange):
+    """How many people a conversation has: 2 to MAX_PARTICIPANTS (a group chat of one is a monologue)."""
+
+    min: int = Field(ge=2, le=MAX_PARTICIPANTS)
+    max: int = Field(ge=2, le=MAX_PARTICIPANTS)
 
 
 class FewShotConfig(_Strict):
@@ -75,8 +89,8 @@ class CriticsConfig(_Strict):
     verdict_attempts: int = Field(default=2, ge=1, le=5)  # malformed verdicts retried, then abstain
     short_circuit: bool = True  # skip model experts once a gate has failed (saves tokens)
     # Budget: generation stops when N conversations are accepted or a budget is spent.
-    max_candidates: int | None = Field(default=None, ge=1)  # default: 2 * K * N
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_candidates: int | None = Field(default=None, ge=1, le=MAX_CANDIDATES)  # default: 2 * K * N
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKEN_BUDGET)
     limits: RuleLimits = RuleLimits()  # the rule experts' own schema
 
     @model_validator(mode="after")
@@ -97,9 +111,9 @@ class CriticsConfig(_Strict):
 class Scenario(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     description: str = ""
-    participants: IntRange
+    participants: ParticipantRange
     turns: IntRange
-    num_conversations: int = Field(default=3, ge=1)
+    num_conversations: int = Field(default=3, ge=1, le=MAX_CONVERSATIONS)
     personas: PersonaSourceConfig = PersonaSourceConfig()
     few_shot: FewShotConfig = FewShotConfig()
     prompts: PromptNames = PromptNames()
@@ -117,14 +131,6 @@ class Scenario(_Strict):
     reply_attempts: int = Field(default=3, ge=1, le=10)
     # Generator-Critic loop with an expert panel; absent or enabled: false = no critics.
     critics: CriticsConfig | None = None
-
-    @model_validator(mode="after")
-    def _enough_people(self) -> Scenario:
-        if self.participants.min < 2:
-            raise ValueError("participants.min must be at least 2 for a conversation")
-        if self.participants.max > 8:
-            raise ValueError("participants.max must be at most 8")
-        return self
 
 
 def available_scenarios(directory: Path = SCENARIOS_DIR) -> list[str]:

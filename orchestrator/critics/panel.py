@@ -38,6 +38,7 @@ from agents.prompting import PromptTemplate
 from agents.verdicts import CandidateView, CriticRole, Verdict
 from orchestrator.config import CriticsConfig
 from orchestrator.config.prompt_files import load_prompt
+from orchestrator.models.resilience import EndpointRejected
 from orchestrator.store.transcript import Transcript
 
 # (expert name, transcript, seed) -> a model client for that expert's agent.
@@ -176,8 +177,8 @@ class CriticPanel:
                 where = ".".join(str(p) for p in first["loc"]) or "(top level)"
                 errors.append(f"attempt {attempt}: malformed verdict: {where}: {first['msg']}")
                 continue
-            except (asyncio.CancelledError, KeyboardInterrupt):
-                raise
+            except (asyncio.CancelledError, KeyboardInterrupt, EndpointRejected):
+                raise  # a rejected request fails every attempt the same way: it costs the job
             except Exception as exc:  # a model failure costs this verdict, never the run
                 errors.append(f"attempt {attempt}: {type(exc).__name__}: {exc}"[:300])
                 continue

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orchestrator.config import ModelsConfig
 from agents.errors import UserError
+from orchestrator.config import ModelsConfig
 from orchestrator.job import ConversationJob, JobResult, RunContext
 
 

@@ -19,7 +19,9 @@ from autogen_ext.models.cache import CHAT_CACHE_VALUE_TYPE, ChatCompletionCache
 from orchestrator.config import PROJECT_ROOT, CacheConfig
 
 # Settings that change how a call is made, not what it answers: not part of the namespace.
-_NOT_IN_NAMESPACE = {"retry", "prices", "timeout_seconds", "api_key_env", "n_threads", "client"}
+# `structured_output` shapes the request itself (response format or prompt), which the key covers,
+# so `auto` and the mode it resolves to share the cache.
+_NOT_IN_NAMESPACE = {"retry", "prices", "timeout_seconds", "api_key_env", "n_threads", "client", "structured_output"}
 
 
 def namespace(backend_config: Any) -> str:

@@ -1,172 +1,41 @@
 """Model-client factory: one underlying client per configured backend (the embedded model is
 loaded once and shared by every role), and a thin recording wrapper per agent that injects the
-role's settings and logs every call into the conversation's transcript."""
+role's settings and logs every call into the conversation's transcript (recording.py)."""
 
 from __future__ import annotations
 
+import functools
 import os
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-from autogen_core import CacheStore, CancellationToken
-from autogen_core.models import (
-    ChatCompletionClient,
-    CreateResult,
-    LLMMessage,
-    RequestUsage,
-)
-from autogen_core.tools import Tool, ToolSchema
-from pydantic import BaseModel
+from autogen_core import CacheStore
+from autogen_core.models import ChatCompletionClient
 
 from agents.errors import ConfigError, EndpointError
-from agents.prompting import prompt_hash
 from orchestrator.config import (
     AzureOpenAIBackend,
     LocalBackend,
     ModelsConfig,
     OpenAIBackend,
-    Prices,
     Role,
     RoleSettings,
+    StructuredOutputMode,
 )
 from orchestrator.models.cache import build_store, cached, namespace
-from orchestrator.models.engine_counts import reused_prompt_tokens
 from orchestrator.models.http_pool import open_pool
 from orchestrator.models.local import LocalLlamaClient, resolve_model_path
 from orchestrator.models.logprobs import LogprobClient, chat_first_token, embedded_first_token
 from orchestrator.models.openai_compat import LeanOpenAIClient
+from orchestrator.models.preflight import Feature, features_for, probe_backend, run_to_completion
+from orchestrator.models.recording import RecordingClient, call_seed
 from orchestrator.models.resilience import AdaptiveLimiter, ResilientClient
-from orchestrator.models.wrapper import WrappingClient
+from orchestrator.models.structured_output import StructuredOutputClient
 from orchestrator.store.transcript import Transcript
 
-REPLY_PREVIEW_CHARS = 4000
-
-
-def call_seed(seed: int, n: int) -> int:
-    """The seed of the n-th call made under a base seed: reproducible whatever the interleaving."""
-    return (seed * 1_000_003 + n) % (2**31 - 1)
-
-
-def _message_text(message: LLMMessage) -> str:
-    content = getattr(message, "content", "")
-    return content if isinstance(content, str) else str(content)
-
-
-class RecordingClient(WrappingClient):
-    """Wraps a shared client for one agent of one conversation.
-
-    Injects the role's temperature / max_tokens / top_p and a per-call seed derived from the
-    conversation seed (reproducible whatever the interleaving), and records every call —
-    prompt hash and size, the newest prompt message, raw reply, usage, latency — in the
-    transcript. A fresh wrapper per agent keeps concurrent conversations' records apart.
-    """
-
-    def __init__(
-        self,
-        inner: ChatCompletionClient,
-        *,
-        role: Role,
-        agent: str,
-        settings: RoleSettings,
-        transcript: Transcript,
-        seed: int,
-        send_seed: bool = True,
-        local: bool = False,
-        prices: Prices | None = None,
-    ) -> None:
-        super().__init__(inner)
-        self._local = local
-        self._prices = prices
-        self.role = role
-        self.agent = agent
-        self._settings = settings
-        self._transcript = transcript
-        self._seed = seed
-        self._send_seed = send_seed
-        self._calls = 0
-        self._usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
-        self._sampling = settings.sampling_args(local=local)  # the same for every call
-
-    def _call_args(self, extra: Mapping[str, Any]) -> dict[str, Any]:
-        args: dict[str, Any] = dict(self._sampling)
-        if self._send_seed:
-            args["seed"] = call_seed(self._seed, self._calls)
-        args.update(extra)
-        return args
-
-    async def create(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
-        json_output: bool | type[BaseModel] | None = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> CreateResult:
-        args = self._call_args(extra_create_args)
-        self._calls += 1
-        texts = [_message_text(m) for m in messages]
-        base = {
-            "agent": self.agent,
-            "role": self.role,
-            "n_messages": len(messages),
-            "prompt_chars": sum(len(t) for t in texts),
-            "prompt_hash": prompt_hash("\x1e".join(texts)),
-            "last_message": texts[-1][-REPLY_PREVIEW_CHARS:] if texts else "",
-            "seed": args.get("seed"),
-            "schema": json_output.__name__ if isinstance(json_output, type) else json_output,
-        }
-        started = time.perf_counter()
-        try:
-            result = await self._inner.create(
-                messages,
-                tools=tools,
-                tool_choice=tool_choice,
-                json_output=json_output,
-                extra_create_args=args,
-                cancellation_token=cancellation_token,
-            )
-        except Exception as exc:
-            self._transcript.add("model_error", **base, error=f"{type(exc).__name__}: {exc}"[:2000],
-                                 seconds=round(time.perf_counter() - started, 4))
-            raise
-        seconds = time.perf_counter() - started
-        usage = result.usage
-        self._usage = RequestUsage(
-            prompt_tokens=self._usage.prompt_tokens + usage.prompt_tokens,
-            completion_tokens=self._usage.completion_tokens + usage.completion_tokens,
-        )
-        cost = 0.0
-        if self._prices is not None:
-            cost = (usage.prompt_tokens * self._prices.prompt + usage.completion_tokens * self._prices.completion) / 1e6
-        reused = reused_prompt_tokens(usage)
-        self._transcript.add_usage(self.role, usage.prompt_tokens, usage.completion_tokens, seconds,
-                                   bool(result.cached), cost, reused=reused)
-        reply = result.content if isinstance(result.content, str) else str(result.content)
-        self._transcript.add(
-            "model_call",
-            **base,
-            reply=reply[:REPLY_PREVIEW_CHARS],
-            prompt_tokens=usage.prompt_tokens,
-            # how much of the prompt the engine evaluated, and how much it had kept from before
-            prompt_tokens_evaluated=usage.prompt_tokens - reused,
-            prompt_tokens_reused=reused,
-            completion_tokens=usage.completion_tokens,
-            finish_reason=result.finish_reason,
-            cached=bool(result.cached),
-            seconds=round(seconds, 4),
-        )
-        return result
-
-    def actual_usage(self) -> RequestUsage:
-        return self._usage
-
-    def total_usage(self) -> RequestUsage:
-        return self._usage
+__all__ = ["ModelHub", "RecordingClient", "call_seed"]
 
 
 def _http_client(max_in_flight: int) -> httpx.AsyncClient:
@@ -189,6 +58,8 @@ class ModelHub:
         self._limiters: dict[str, AdaptiveLimiter] = {}
         self._pools: dict[str, Any] = {}  # lean clients' connection pools, by backend name
         self._settings: dict[Role, RoleSettings] = {}
+        self._structured: dict[str, StructuredOutputMode] = {}  # per remote backend, as the preflight found
+        self._verified: dict[str, set[Feature]] = {}  # features the preflight checked, per backend
 
     def _field(self, backend: str, name: str) -> str:
         return f"{self.source}: backends.{backend}.{name}"
@@ -197,7 +68,10 @@ class ModelHub:
         return sorted({self.config.settings_for(r).backend for r in roles})
 
     def preflight(self, roles: Sequence[Role]) -> None:
-        """Fail at load time, naming the field to fix, if a backend cannot possibly work."""
+        """Fail at load time, naming the field to fix, if a backend cannot serve these roles: the
+        embedded model's file and grammars; a remote endpoint's key and address, then one tiny call
+        per feature the roles need (orchestrator/models/preflight.py), which also settles the
+        backend's structured-output mode (`auto` included)."""
         for name in self.used_backends(roles):
             backend = self.config.backends[name]
             if isinstance(backend, LocalBackend):
@@ -215,11 +89,49 @@ class ModelHub:
                 url, field = backend.azure_endpoint, "azure_endpoint"
             try:
                 httpx.get(url.rstrip("/") + "/models", timeout=5.0)
+            except httpx.ReadTimeout:
+                pass  # reachable but busy (a one-request-at-a-time server): the probes wait longer
             except httpx.HTTPError as exc:
                 raise EndpointError(
                     f"{self._field(name, field)}: cannot reach {url} ({type(exc).__name__}: {exc}); "
                     "fix the address or start the server"
                 ) from None
+            on_backend = {r: self.config.settings_for(r) for r in roles if self.config.settings_for(r).backend == name}
+            needed = features_for(on_backend) - self._verified.setdefault(name, set())
+            if needed:
+                chosen = run_to_completion(functools.partial(self._probe, name, backend, on_backend, needed))
+                if chosen is not None:
+                    self._structured[name] = chosen
+                self._verified[name] |= needed
+
+    async def _probe(self, name: str, backend: OpenAIBackend | AzureOpenAIBackend, roles: dict[Role, RoleSettings],
+                     needed: set[Feature]) -> StructuredOutputMode | None:
+        # a hub of its own: its clients live and die on the probe's event loop
+        probe_hub = ModelHub(self.config, self.source, seed=self.seed)
+        try:
+            return await probe_backend(probe_hub.backend_client(name), name=name, backend=backend, roles=roles,
+                                       needed=needed, source=str(self.source))
+        finally:
+            await probe_hub.close()
+
+    def structured_mode(self, name: str) -> StructuredOutputMode | None:
+        """A remote backend's structured-output mode; None while `auto` awaits the preflight."""
+        backend = self.config.backends[name]
+        assert not isinstance(backend, LocalBackend)
+        setting = backend.structured_output
+        return self._structured.get(name) or (None if setting == "auto" else setting)
+
+    @property
+    def structured_modes(self) -> dict[str, StructuredOutputMode]:
+        """The mode each probed remote backend uses (the run manifest records it)."""
+        return dict(self._structured)
+
+    def resolved_config(self) -> ModelsConfig:
+        """The configuration with each `auto` replaced by the preflight's choice, for workers that
+        build hubs of their own (the Ray executor) and run no preflight."""
+        backends = {name: b.model_copy(update={"structured_output": self._structured[name]})
+                    if name in self._structured else b for name, b in self.config.backends.items()}
+        return self.config.model_copy(update={"backends": backends})
 
     def _check_grammars(self, backend: str, roles: Sequence[Role]) -> None:
         for role in roles:
@@ -300,7 +212,8 @@ class ModelHub:
         assert not isinstance(backend, LocalBackend)
         # one limiter per backend: its limit is the endpoint's, whichever role is calling
         limiter = self._limiters.setdefault(name, AdaptiveLimiter(backend.retry.max_in_flight))
-        return ResilientClient(client, policy=backend.retry, timeout=backend.timeout_seconds, limiter=limiter)
+        return ResilientClient(client, policy=backend.retry, timeout=backend.timeout_seconds, limiter=limiter,
+                               backend=name)
 
     def caches(self, role: Role) -> bool:
         cache = self.config.cache
@@ -321,8 +234,13 @@ class ModelHub:
         """The role's backend client, behind the LLM cache when the models file caches the role."""
         backend = self._role_settings(role).backend
         if self.caches(role):
-            return self._cached_client(backend, name_prefixes)
-        return self.backend_client(backend, name_prefixes=name_prefixes)
+            shared = self._cached_client(backend, name_prefixes)
+        else:
+            shared = self.backend_client(backend, name_prefixes=name_prefixes)
+        if isinstance(self.config.backends[backend], LocalBackend):
+            return shared  # the embedded client turns every schema into a grammar itself
+        # above the cache, so the cache key covers the request as the mode shapes it
+        return StructuredOutputClient(shared, self.structured_mode(backend))
 
     def endpoint_stats(self) -> dict[str, Any]:
         """Retries, give-ups and throttling per remote backend client."""
@@ -369,8 +287,16 @@ class ModelHub:
         return isinstance(backend, LocalBackend) and backend.prefix_reuse
 
     def has_grammar(self, role: Role) -> bool:
-        """Whether the role's backend enforces arbitrary JSON schemas (llama.cpp grammars)."""
+        """Whether the role's backend is the embedded llama.cpp engine (grammars, repeat_penalty)."""
         return isinstance(self.config.backends[self._role_settings(role).backend], LocalBackend)
+
+    def enforces_schemas(self, role: Role) -> bool:
+        """Whether the role's structured output is decoded under a grammar made from any JSON
+        schema: the embedded engine, or a llama.cpp server in `json_object` mode (the same
+        conversion). Names can then be pinned in the schema (see stages/experience.py); strict
+        `json_schema` endpoints refuse parts of such schemas (tuple items), so they are left out."""
+        name = self._role_settings(role).backend
+        return self.has_grammar(role) or self.structured_mode(name) == "json_object"
 
     def describe(self, role: Role) -> str:
         settings = self.config.settings_for(role)

@@ -2,8 +2,11 @@
 around every remote backend client (built with the SDK's own retries off, so retries are ours
 and visible).
 
-- Retries 429, 5xx, timeouts, connection errors, unreadable bodies and empty replies, with
-  exponential backoff and full jitter, honouring `Retry-After` / `retry-after-ms`.
+- Retries 429, 408, 409, 5xx, timeouts, connection errors, unreadable bodies and empty replies,
+  with exponential backoff and full jitter, honouring `Retry-After` / `retry-after-ms`.
+- Never retries a request the endpoint rejected as invalid (any other 4xx, or a 5xx whose body is
+  a request validation error, as llama-cpp-python's server answers an unsupported response
+  format): the same request fails the same way every time. It raises `EndpointRejected` at once.
 - A per-call timeout (asyncio) on top of the HTTP client's, so a hung call cannot stall a
   conversation forever.
 - Adaptive throttling: an AIMD limit on the calls in flight to the backend, halved on a 429
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import sys
 import time
 from collections import Counter, deque
@@ -27,15 +31,66 @@ from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from orchestrator.models.wrapper import WrappingClient
-from orchestrator.config import RetryConfig
 from agents.errors import GenerationError
+from orchestrator.config import RetryConfig
 from orchestrator.models.http_pool import TransportFailure
 from orchestrator.models.openai_compat import EndpointBodyError
+from orchestrator.models.wrapper import WrappingClient
+
+# A 5xx whose body says the request itself was invalid (FastAPI/pydantic servers such as
+# llama-cpp-python's report their request validation errors as HTTP 500).
+_VALIDATION_BODY = re.compile(r"validation errors?\b|Input should be|Field required|Extra inputs are not permitted")
+# 4xx statuses that do not mean "this request is wrong": timeout, conflict, rate limit.
+_TRANSIENT_4XX = (408, 409, 429)
 
 
 class EndpointGaveUp(GenerationError):
     """Every attempt of one model call failed; the reason names the last failure."""
+
+
+class EndpointRejected(GenerationError):
+    """The endpoint rejected the request as invalid: retrying the same request cannot help.
+    `detail` is the endpoint's answer on one line; `backend` the configured backend's name."""
+
+    PREFIX = "request rejected, not retried: "
+
+    def __init__(self, backend: str, detail: str) -> None:
+        super().__init__(f"backends.{backend}: {self.PREFIX}{detail}")
+        self.backend = backend
+        self.detail = detail
+
+
+def one_line(text: str, limit: int = 240) -> str:
+    """An endpoint's (often multi-line) error as one bounded line, without the server-side Python
+    traceback some servers append (llama-cpp-python's)."""
+    flat = " ".join(re.split(r'\n\s*File "', str(text), maxsplit=1)[0].split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def is_request_rejection(exc: BaseException) -> bool:
+    """Whether the endpoint refused the request itself (see _VALIDATION_BODY, _TRANSIENT_4XX)."""
+    status = _status(exc)
+    if status is None:
+        return False
+    if 400 <= status < 500:
+        return status not in _TRANSIENT_4XX
+    return status >= 500 and _VALIDATION_BODY.search(str(exc)) is not None
+
+
+def rejection_of(exc: BaseException) -> str | None:
+    """The EndpointRejected message behind a failure, if one caused it, else None. AutoGen's group
+    chat re-raises an agent's error as a RuntimeError carrying only "<Type>: <message>", so the
+    message is read back from that text too."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, EndpointRejected):
+            return str(seen)
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc)
+    marker = f"{EndpointRejected.__name__}: "
+    if marker in text and EndpointRejected.PREFIX in text:
+        return text.split(marker, 1)[1].splitlines()[0]
+    return None
 
 
 class EmptyReply(Exception):
@@ -115,7 +170,10 @@ def retry_after_seconds(exc: BaseException) -> float | None:
 
 
 def classify(exc: BaseException) -> str | None:
-    """A short retryable-failure kind, or None when retrying cannot help (e.g. 400, 401)."""
+    """A short retryable-failure kind, or None when retrying cannot help (e.g. 400, 401, a 500
+    request validation error)."""
+    if is_request_rejection(exc):
+        return None
     if isinstance(exc, EmptyReply):
         return "empty_reply"
     if isinstance(exc, TimeoutError):
@@ -142,15 +200,16 @@ def classify(exc: BaseException) -> str | None:
     status = _status(exc)
     if status == 429:
         return "rate_limit"
-    if status is not None and (status >= 500 or status == 408):
+    if status is not None and (status >= 500 or status in _TRANSIENT_4XX):
         return "server_error"
     return None
 
 
 class ResilientClient(WrappingClient):
     def __init__(self, inner: ChatCompletionClient, *, policy: RetryConfig, timeout: float,
-                 limiter: AdaptiveLimiter, rng: random.Random | None = None) -> None:
+                 limiter: AdaptiveLimiter, rng: random.Random | None = None, backend: str = "?") -> None:
         super().__init__(inner)
+        self.backend = backend  # its name in the models file, for error messages
         self.policy = policy
         self.timeout = timeout
         self.limiter = limiter
@@ -189,6 +248,8 @@ class ResilientClient(WrappingClient):
             except Exception as exc:
                 kind = classify(exc)
                 if kind is None:
+                    if is_request_rejection(exc):
+                        raise EndpointRejected(self.backend, one_line(str(exc))) from exc
                     raise
                 rate_limited = kind == "rate_limit"
                 self.failures[kind] += 1

@@ -16,9 +16,10 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agents.errors import ConfigError
 from agents.schemas import Participant
 from orchestrator.config import PROJECT_ROOT
-from agents.errors import ConfigError
+from orchestrator.config.yaml_files import out_of_range, parse_yaml, read_text, shown_value
 
 PERSONAS_DIR = PROJECT_ROOT / "personas"
 
@@ -106,25 +107,20 @@ def _message(err: Any) -> str:
         return f"unknown field; allowed fields: {', '.join(ALLOWED_FIELDS)}"
     if kind == "missing":
         return "required field is missing"
+    bounds = out_of_range(PersonaFile, err)
+    if bounds is not None:
+        return bounds
     value = err.get("input")
-    shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+    shown = "" if isinstance(value, dict | list) else f" (got {shown_value(value)})"
     return f"{err['msg']}{shown}"
 
 
 def check_file(path: Path) -> tuple[PersonaFile | None, list[Problem]]:
     """Parse and validate one persona file; every problem found, with line numbers."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        return None, [Problem(path, None, "(file)", f"cannot read file: {exc.strerror}")]
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        line = mark.line + 1 if mark else None
-        return None, [Problem(path, line, "(file)", f"YAML syntax error: {problem}")]
+        node, data = parse_yaml(read_text(path), str(path))
+    except ConfigError as exc:  # unreadable, not UTF-8, too large, bad YAML, an alias bomb
+        return None, [Problem(path, None, "(file)", str(exc).removeprefix(f"{path}: "))]
     if not isinstance(data, dict):
         got = "an empty file" if data is None else f"a {type(data).__name__}"
         return None, [
@@ -132,6 +128,8 @@ def check_file(path: Path) -> tuple[PersonaFile | None, list[Problem]]:
         ]
     try:
         return PersonaFile.model_validate(data), []
+    except RecursionError:
+        return None, [Problem(path, None, "(file)", "nested too deeply to read")]
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -185,7 +183,10 @@ def validate_files(paths: Iterable[Path]) -> tuple[list[LibraryPersona], list[Pr
 
 
 def _name_line(path: Path) -> int | None:
-    node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    try:  # the file parsed a moment ago; it may have changed since
+        node, _ = parse_yaml(read_text(path), str(path))
+    except ConfigError:
+        return None
     return _node_line(node, ("name",))
 
 

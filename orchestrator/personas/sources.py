@@ -59,10 +59,12 @@ def load_hub_jsonl(path: Path) -> list[str]:
         raise ConfigError(f"personas.jsonl: file not found: {path}")
     descriptions: list[str] = []
     for line in split_lines(path.read_bytes()):
+        if line.not_utf8 is not None:
+            raise ConfigError(f"{path}: line {line.number} {line.not_utf8}")
         try:
             descriptions.append(HubLine.model_validate_json(line.text).persona)
         except ValidationError as exc:
-            detail = describe_validation_error(f"{path}:{line.number}", exc).replace("\n", "; ")
+            detail = describe_validation_error(f"{path}:{line.number}", exc)
             raise ConfigError(
                 f'{detail} (expected one JSON object per line: {{"persona": "..."}})'
             ) from None

@@ -16,7 +16,8 @@ from agents.group_chat import OPENING_SOURCE, build_group_chat, opening_messages
 from agents.persona_agent import build_persona_agent
 from agents.prompting import PromptTemplate, render
 from agents.reply_check import reply_problems
-from agents.schemas import Experience, Turn, speaker_slug
+from agents.schemas import Experience, Turn
+from agents.speaker_ids import speaker_ids
 from agents.speaker_selection import eligible_speakers
 from orchestrator.config import Scenario
 from orchestrator.models.hub import ModelHub
@@ -45,11 +46,12 @@ async def run_group_chat(
     transcript: Transcript,
     seed: int,
 ) -> list[Turn]:
-    display = {speaker_slug(p.name): p.name for p in experience.participants}
+    ids = speaker_ids([p.name for p in experience.participants])
+    display = {agent: name for name, agent in ids.items()}
     check = functools.partial(_reply_problems, labels=[*display, *display.values()])
     agents = []
     for offset, participant in enumerate(experience.participants):
-        slug = speaker_slug(participant.name)
+        slug = ids[participant.name]
         client = CheckedReplyClient(
             models.client("persona", agent=slug, transcript=transcript, seed=seed * 31 + offset),
             check=check, attempts=scenario.reply_attempts, agent=slug, transcript=transcript,
@@ -57,6 +59,7 @@ async def run_group_chat(
         agent = build_persona_agent(
             participant,
             experience,
+            name=slug,
             template=prompts.persona,
             model_client=client,
             reply_style=scenario.reply_style,
@@ -97,7 +100,7 @@ async def run_group_chat(
         relations=[r.model_dump() for r in experience.relations],
         participants=[p.model_dump() for p in experience.participants],
     )
-    task = opening_messages(experience, opening)
+    task = opening_messages(experience, opening, ids)
     transcript.add("opening", text=opening, starter_speaker=task[1].source, starter=task[1].content)
     result = await team.run(task=task)
     turns = []

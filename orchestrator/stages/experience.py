@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from autogen_agentchat.messages import StructuredMessage
 from pydantic import BaseModel, ValidationError
 
+from agents.errors import GenerationError
 from agents.experience_generator import build_experience_generator, experience_request
 from agents.prompting import PromptTemplate
 from agents.schemas import Experience, canonical_experience, experience_problems, experience_schema
-from agents.errors import GenerationError
 from orchestrator.models.hub import ModelHub
 from orchestrator.store.transcript import Transcript
 
@@ -58,7 +58,7 @@ async def generate_experience(
     decoding, pinned in the schema. `framed` (sampled/reused personas) replaces the system
     message, schema and request, and turns the model's output into the Experience.
     """
-    pin = bool(names) and models.has_grammar("experience_generator")
+    pin = bool(names) and models.enforces_schemas("experience_generator")
     schema: type[BaseModel] = experience_schema(num_participants, list(names) if pin else None)
     request = experience_request(
         template, num_participants=num_participants, shots=shots, names=names, persona_hint=persona_hint

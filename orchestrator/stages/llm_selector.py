@@ -1,9 +1,10 @@
 """The constrained LLM speaker selector handed to SelectorGroupChat as `selector_func`.
 
-The model picks from an enum of eligible names (a grammar on the embedded model, structured
-output on OpenAI-compatible endpoints), so its answer is always a valid participant; a
-malformed answer is retried a bounded number of times, then the least recent eligible speaker
-takes the turn. Every decision, with its candidates, is written to the transcript.
+The model picks from an enum of eligible names (a grammar on the embedded model, the backend's
+structured-output mode on OpenAI-compatible endpoints), so its answer is a valid participant
+where the mode enforces the schema; a malformed answer (possible in `prompt` mode) is retried a
+bounded number of times, then the least recent eligible speaker takes the turn. Every decision,
+with its candidates and any rejected attempts, is written to the transcript.
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ def make_constrained_selector(
             except ValidationError as exc:
                 failures.append(f"attempt {attempt}: {exc.errors()[0]['msg']}")
                 continue
-            transcript.add("speaker_selected", candidates=candidates, speaker=choice, method="llm", attempt=attempt)
+            # earlier attempts' malformed answers (the raw replies are in the model_call events)
+            rejected = {"failures": failures} if failures else {}
+            transcript.add("speaker_selected", candidates=candidates, speaker=choice, method="llm", attempt=attempt,
+                           **rejected)
             return choice
         choice = least_recent_speaker(thread, candidates, roster)
         transcript.add("speaker_selected", candidates=candidates, speaker=choice, method="fallback", failures=failures)

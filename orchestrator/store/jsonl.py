@@ -50,17 +50,29 @@ class Line:
     text: str
     start: int  # byte offset in the file
     terminated: bool  # a newline follows it
+    end: int = -1  # byte offset just past the line (its newline excluded)
+    bad_byte: int | None = None  # file offset of the first byte that is not UTF-8
+
+    @property
+    def not_utf8(self) -> str | None:
+        """Completes "line N ..." when the line is not UTF-8, else None."""
+        return None if self.bad_byte is None else f"is not UTF-8 text (bad byte at byte offset {self.bad_byte})"
 
 
 def split_lines(data: bytes) -> list[Line]:
-    """The non-blank lines of JSONL data, split on b"\\n" only. Bytes that are not UTF-8 become
-    U+FFFD, so a damaged line fails to parse instead of failing the whole file."""
+    """The non-blank lines of JSONL data, split on b"\\n" only. A line that is not UTF-8 has
+    `bad_byte` set (its text shows U+FFFD there): readers refuse or skip it, never keep a record
+    whose text was silently replaced."""
     lines: list[Line] = []
     start = 0
     for number, raw in enumerate(data.split(b"\n"), start=1):
         end = start + len(raw)
         if raw.strip():
-            lines.append(Line(number, raw.decode("utf-8", errors="replace"), start, end < len(data)))
+            try:
+                text, bad = raw.decode("utf-8"), None
+            except UnicodeDecodeError as exc:
+                text, bad = raw.decode("utf-8", errors="replace"), start + exc.start
+            lines.append(Line(number, text, start, end < len(data), end, bad))
         start = end + 1
     return lines
 
@@ -84,6 +96,7 @@ class SkippedLine:
     start: int  # byte offset: a torn line is cut off the file from here
     problem: str  # completes "line N ...": "is not valid JSON", "has no newline at its end"...
     detail: str = ""  # the parser's own message, when it has one
+    end: int = -1  # byte offset just past the line (its newline excluded)
 
 
 @dataclass
@@ -151,9 +164,11 @@ def read_jsonl(path: Path, parse: Callable[[str], Any] = json_object) -> JsonlCo
     for line in lines:
         last = line is lines[-1]
         try:
+            if line.not_utf8 is not None:
+                raise LineError(line.not_utf8)
             record = parse(line.text)
         except ValueError as exc:
-            skipped = SkippedLine(line.number, line.start, *_describe(exc))
+            skipped = SkippedLine(line.number, line.start, *_describe(exc), end=line.end)
             if last:
                 content.torn = skipped
             else:

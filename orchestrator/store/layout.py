@@ -19,6 +19,18 @@ EVALUATION = "evaluation"  # `run.py evaluate` writes here by default
 EVALUATION_REPORT = "report.md"  # inside EVALUATION
 EVALUATION_METRICS = "metrics.json"  # inside EVALUATION
 REPORT_HTML = "report.html"  # `run.py report` writes here by default
+RETRIED_FAILURES = "failures.retried.jsonl"  # failures of indices `--resume --retry-failed` ran again
+
+
+def set_aside_name(name: str) -> str:
+    """Where `--resume` moves the lines of a record file that hold no valid record (raw bytes, one
+    per line, as found): conversations.jsonl -> conversations.jsonl.invalid."""
+    return f"{name}.invalid"
+
+
+def retried_transcript_name(conversation_id: str, attempt: int) -> str:
+    """Where the transcript of a failed conversation goes when `--retry-failed` runs it again."""
+    return f"{TRANSCRIPTS}/{conversation_id}.failed-{attempt}.jsonl"
 
 
 def transcript_name(conversation_id: str) -> str:

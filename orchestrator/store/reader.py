@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from agents.critic_rules import RULE_CHECKS
-from agents.errors import UserError
+from agents.errors import UserError, first_line
 from agents.schemas import Turn
 from agents.verdicts import CRITIC_ROLES, VERDICT_METHODS, VERDICT_STATUSES, Verdict
 from orchestrator.store.jsonl import read_jsonl
@@ -31,6 +33,7 @@ from orchestrator.store.layout import (
     transcript_name,
     transcript_path,
 )
+from orchestrator.store.record_shapes import ConversationShape, FailureShape, shape_problem
 
 
 @dataclass
@@ -40,6 +43,9 @@ class RunData:
     conversations: list[dict[str, Any]]
     failures: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    # conversation (or rejected) lines that hold no readable record: unparsable lines before the
+    # last one and records of the wrong shape; viewers note them, export refuses to drop them
+    unreadable: list[str] = field(default_factory=list)
 
     def find(self, conversation_id: str) -> dict[str, Any] | None:
         return next((c for c in self.conversations if c.get("id") == conversation_id), None)
@@ -58,14 +64,38 @@ def _read_objects(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     return content.records, content.notes
 
 
+def _read_records(path: Path, shape: type[BaseModel], notes: list[str], unreadable: list[str] | None = None
+                  ) -> list[dict[str, Any]]:
+    """The records of a JSONL file that fit `shape` (orchestrator/store/record_shapes.py); a note
+    for every line skipped, and in `unreadable` every line that held no readable record."""
+    try:
+        content = read_jsonl(path)
+    except OSError as exc:
+        notes.append(f"{path.name}: cannot read ({exc.strerror})")
+        return []
+    notes.extend(content.notes)
+    lost = [f"{path.name}: line {s.number} {s.problem}" for s in content.damaged]
+    kept = []
+    for line, record in zip(content.record_lines, content.records, strict=True):
+        problem = shape_problem(record, shape, f"{path.name}: line {line}")
+        if problem is None:
+            kept.append(record)
+        else:
+            notes.append(f"{problem}; the record is not shown")
+            lost.append(problem)
+    if unreadable is not None:
+        unreadable.extend(lost)
+    return kept
+
+
 def _read_json(path: Path, notes: list[str]) -> dict[str, Any] | None:
     if not path.exists():
         notes.append(f"{path.name} is missing (the run did not finish or was copied partially)")
         return None
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        notes.append(f"{path.name} is unreadable: {exc}")
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deeply
+        notes.append(f"{path.name} is unreadable: {type(exc).__name__}: {first_line(exc)}")
         return None
     if not isinstance(value, dict):
         notes.append(f"{path.name} is not a JSON object")
@@ -83,14 +113,21 @@ def load_run(root: Path | str) -> RunData:
             raise UserError(
                 f"RUN_DIR: {root} is a file; give a run directory or a .jsonl of conversations"
             )
-        records, file_notes = _read_objects(root)
+        file_notes: list[str] = []
+        unreadable: list[str] = []
+        records = _read_records(root, ConversationShape, file_notes, unreadable)
         for record in records:
             record.setdefault("_source", "conversations")
-        return RunData(root.parent, None, records, [], file_notes)
+        return RunData(root.parent, None, records, [], file_notes, unreadable)
     notes: list[str] = []
+    unreadable = []
     manifest = _read_json(root / MANIFEST, notes)
     if manifest is not None and manifest.get("status") not in (None, "complete"):
         notes.append(f"manifest.json: status is '{manifest.get('status')}', not 'complete'")
+    counts = manifest.get("counts") if manifest is not None else None
+    missing = whole_number(counts.get("missing")) if isinstance(counts, dict) else 0
+    if missing:
+        notes.append(f"manifest.json: the run ended short of its target: {missing} conversation(s) missing")
     conversations: list[dict[str, Any]] = []
     for name, source in ((CONVERSATIONS, "conversations"), (REJECTED, "rejected")):
         path = root / name
@@ -98,22 +135,20 @@ def load_run(root: Path | str) -> RunData:
             if name == CONVERSATIONS:
                 notes.append(f"{CONVERSATIONS} is missing: no conversation was written")
             continue
-        records, more = _read_objects(path)
-        notes.extend(more)
+        records = _read_records(path, ConversationShape, notes, unreadable)
         for record in records:
             record["_source"] = source
         conversations.extend(records)
     failures: list[dict[str, Any]] = []
     if (root / FAILURES).exists():
-        failures, more = _read_objects(root / FAILURES)
-        notes.extend(more)
+        failures = _read_records(root / FAILURES, FailureShape, notes)
     if not (root / TRANSCRIPTS).is_dir():
         notes.append(f"{TRANSCRIPTS}/ is missing: agent transcripts cannot be shown")
     if manifest is None and not conversations and not failures:
         raise UserError(
             f"RUN_DIR: {root} is not a run directory (no {MANIFEST}, {CONVERSATIONS} or {FAILURES})"
         )
-    return RunData(root, manifest, conversations, failures, notes)
+    return RunData(root, manifest, conversations, failures, notes, unreadable)
 
 
 def read_transcript(run: RunData, conversation_id: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -138,6 +173,11 @@ def experience(record: dict[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def relations(record: dict[str, Any]) -> list[dict[str, Any]]:
+    found = experience(record).get("relations")
+    return [r for r in found if isinstance(r, dict)] if isinstance(found, list) else []
+
+
 def personas(record: dict[str, Any]) -> list[dict[str, Any]]:
     people = experience(record).get("participants")
     return [p for p in people if isinstance(p, dict)] if isinstance(people, list) else []
@@ -147,7 +187,8 @@ def display_names(record: dict[str, Any]) -> dict[str, str]:
     """Agent name -> display name; falls back to the speakers seen in the turns."""
     mapping = record.get("speaker_ids")
     names = {str(k): str(v) for k, v in mapping.items()} if isinstance(mapping, dict) else {}
-    for name in record.get("participants") or []:
+    listed = record.get("participants")
+    for name in listed if isinstance(listed, list) else []:
         names.setdefault(str(name), str(name))
     for turn in turns(record):
         names.setdefault(turn.speaker, turn.speaker)
@@ -174,7 +215,7 @@ def _as_bool(value: Any) -> bool | None:
     return None
 
 
-def _as_number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
@@ -204,7 +245,7 @@ def normalise_verdict(raw: Any, expert: str = "") -> Verdict | None:
     if status is None:
         passed = next((p for p in (_as_bool(raw.get(key)) for key in _PASS_KEYS) if p is not None), None)
         status = "abstain" if passed is None else "pass" if passed else "fail"
-    score = _as_number(raw.get("score"))
+    score = as_number(raw.get("score"))
     role = _one_of(raw.get("role") or raw.get("kind") or raw.get("type"), CRITIC_ROLES)
     if role is None:
         role = "gate" if score is None else "quality"
@@ -267,7 +308,7 @@ def score(record: dict[str, Any]) -> float | None:
     review = record.get("review")
     if isinstance(review, dict):
         for key in ("score", "quality_score", "mean_quality", "quality"):
-            number = _as_number(review.get(key))
+            number = as_number(review.get(key))
             if number is not None:
                 return number
     numbers = [v.score for v in verdicts(record) if v.score is not None]
@@ -279,10 +320,23 @@ def total_tokens(record: dict[str, Any]) -> int:
     if not isinstance(usage, dict):
         return 0
     return sum(
-        int(u.get("prompt_tokens", 0) or 0) + int(u.get("completion_tokens", 0) or 0)
+        whole_number(u.get("prompt_tokens")) + whole_number(u.get("completion_tokens"))
         for u in usage.values()
         if isinstance(u, dict)
     )
+
+
+def whole_number(value: Any) -> int:
+    """An integer count from a record or event, 0 when it is anything else."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit() and len(value) < 20:
+        return int(value)
+    return 0
 
 
 def matches(record: dict[str, Any], needle: str) -> bool:

@@ -12,12 +12,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.errors import UserError
+from pydantic import ValidationError
+
+from agents.errors import UserError, first_line
 from agents.schemas import Experience
 from orchestrator.config import ModelsConfig, Scenario
+from orchestrator.config.limits import MAX_CONCURRENCY, MAX_CONVERSATIONS, MAX_SEED, MAX_WORKERS, check_number
+from orchestrator.config.yaml_files import describe_validation_error
 from orchestrator.job import JobResult, conversation_id
 from orchestrator.stages.fewshot_hub import FewShotHub, Shot, shot_from_dict
-from orchestrator.store.layout import CONVERSATIONS, FAILURES, HUB, ITERATIONS, MANIFEST, REJECTED
+from orchestrator.store.layout import (
+    CONVERSATIONS,
+    FAILURES,
+    HUB,
+    ITERATIONS,
+    MANIFEST,
+    REJECTED,
+    RETRIED_FAILURES,
+)
 from orchestrator.store.records import ConversationRecord, FailureRecord, RejectedRecord
 from orchestrator.store.usage import RoleUsage, add_usage
 from orchestrator.store.writer import RunStore
@@ -48,18 +60,31 @@ def _experience_failure(record: FailureRecord) -> bool:
     return record.id == conversation_id(record.index)
 
 
-def restore(store: RunStore, *, generator_critic: bool = False) -> RestoredRun:
-    """Complete records are kept (a torn last line is cut off). In a Generator-Critic run an
+def restore(store: RunStore, *, generator_critic: bool = False, retry_failed: bool = False) -> RestoredRun:
+    """Every valid record is kept; lines holding none are moved aside (RunStore.complete_records).
+    With `retry_failed` (plain runs), the failed indices run again: their failure records move
+    to failures.retried.jsonl and their transcripts to <id>.failed-N.jsonl. In a Generator-Critic run an
     experience is decided once its accepted record, or its failure record (every candidate
     rejected or failed), is on disk; records of experiences still undecided at the interruption
     (rejected or failed candidates) are dropped, because those experiences run again and write
     them anew: no id is ever written twice."""
+    if retry_failed and generator_critic:
+        raise UserError("--retry-failed: only for runs without critics; a Generator-Critic run replaces failed "
+                        "experiences in its next iterations")
     conversations = store.complete_records(CONVERSATIONS, ConversationRecord)
     failures = store.complete_records(FAILURES, FailureRecord)
+    retried_before = store.complete_records(RETRIED_FAILURES, FailureRecord)
     experience_failures = [r for r in failures if _experience_failure(r)]
     restored = RestoredRun()
-    for usage_by_role in [*(r.usage for r in conversations), *(r.usage for r in experience_failures)]:
+    for usage_by_role in [*(r.usage for r in conversations), *(r.usage for r in experience_failures),
+                          *(r.usage for r in retried_before)]:  # tokens spent on failed attempts count too
         add_usage(restored.usage, usage_by_role)
+    if retry_failed and experience_failures:
+        store.move_records(FAILURES, RETRIED_FAILURES, experience_failures,
+                           [r for r in failures if not _experience_failure(r)])
+        for failure in experience_failures:
+            store.retire_transcript(failure.id)
+        experience_failures = []
     restored.written = [r.index for r in conversations]
     restored.experiences = [(r.id, r.experience) for r in conversations]
     restored.failed = [r.index for r in experience_failures]
@@ -67,7 +92,10 @@ def restore(store: RunStore, *, generator_critic: bool = False) -> RestoredRun:
     if not generator_critic:
         return restored
     rejected = store.complete_records(REJECTED, RejectedRecord)
-    restored.report = store.load_json(ITERATIONS) or []
+    report = store.load_json(ITERATIONS) or []
+    if not isinstance(report, list) or not all(isinstance(item, dict) for item in report):
+        raise UserError(f"--resume: {store.root / ITERATIONS}: not a list of iteration reports")
+    restored.report = report
     for accepted in conversations:
         restored.decided[accepted.index] = JobResult(index=accepted.index, record=accepted, experience_generated=True,
                                                      shot_ids=list(accepted.provenance.shot_ids))
@@ -96,21 +124,28 @@ def restore_hub(store: RunStore) -> tuple[FewShotHub, dict[int, list[Shot]]] | N
     state = store.load_json(HUB)
     if state is None:
         return None
-    hub = FewShotHub.from_state(state)
-    by_id = {s.id: s for s in hub.shots}
-    batches = {}
-    for key, shots in (state.get("batches") or {}).items():
-        # a batch saved by an older version names its shots by id
-        batches[int(key)] = [by_id[s] if isinstance(s, str) else shot_from_dict(s) for s in shots
-                             if not isinstance(s, str) or s in by_id]
+    try:
+        hub = FewShotHub.from_state(state)
+        by_id = {s.id: s for s in hub.shots}
+        batches = {}
+        for key, shots in (state.get("batches") or {}).items():
+            # a batch saved by an older version names its shots by id
+            batches[int(key)] = [by_id[s] if isinstance(s, str) else shot_from_dict(s) for s in shots
+                                 if not isinstance(s, str) or s in by_id]
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # a hand-edited or damaged hub.json
+        raise UserError(f"--resume: {store.root / HUB}: not a few-shot hub this version can restore "
+                        f"({type(exc).__name__}: {first_line(exc) or 'bad value'})") from None
     return hub, batches
 
 
 def resume_settings(run_dir: Path) -> dict[str, Any]:
     """RunRequest fields of the interrupted run, read from its manifest."""
     manifest = RunStore.open(run_dir).load_json(MANIFEST)
+    source = f"--resume: {run_dir / MANIFEST}"
+    if not isinstance(manifest, dict):
+        raise UserError(f"{source}: not a run manifest (a JSON object is expected)")
     try:
-        return {
+        settings = {
             "scenario": Scenario.model_validate(manifest["scenario"]),
             "scenario_path": Path(manifest["scenario_file"]),
             "models": ModelsConfig.model_validate(manifest["models"]),
@@ -124,5 +159,20 @@ def resume_settings(run_dir: Path) -> dict[str, Any]:
             "ray_address": (manifest.get("executor") or {}).get("ray_address"),
             "few_shot_mode": manifest.get("few_shot_mode"),
         }
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"--resume: {run_dir / MANIFEST} is not a readable run manifest ({exc})") from None
+    except ValidationError as exc:
+        raise UserError(describe_validation_error(source, exc)) from None
+    except KeyError as exc:
+        raise UserError(f"{source}: not a readable run manifest (field {exc} is missing)") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{source}: not a readable run manifest ({first_line(exc)})") from None
+    allowed: dict[str, tuple[Any, ...]] = {"executor": ("local", "ray"), "few_shot_mode": ("fixed", "iterative", None)}
+    for name, values in allowed.items():
+        if settings[name] not in values:
+            raise UserError(f"{source}: field '{name}': {settings[name]!r} is not one of {values}")
+    for name, high in (("num_conversations", MAX_CONVERSATIONS), ("concurrency", MAX_CONCURRENCY),
+                       ("workers", MAX_WORKERS), ("seed", MAX_SEED)):
+        check_number(f"{source}: field '{name}'", settings[name], 0 if name == "seed" else 1, high)
+    budget = settings["max_failures"]
+    if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 1):
+        raise UserError(f"{source}: field 'max_failures': {budget!r} is not a positive whole number")
+    return settings

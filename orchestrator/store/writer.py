@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from agents.errors import UserError
-from orchestrator.store.jsonl import encode_line, read_jsonl
+from orchestrator.store.jsonl import SkippedLine, encode_line, read_jsonl
 from orchestrator.store.layout import (
     CONVERSATIONS,
     FAILURES,
@@ -32,6 +32,8 @@ from orchestrator.store.layout import (
     MANIFEST,
     REJECTED,
     TRANSCRIPTS,
+    retried_transcript_name,
+    set_aside_name,
     transcript_path,
 )
 
@@ -47,6 +49,15 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -139,6 +150,7 @@ class RunStore:
         self._hub_text: str | None = None  # the newest hub state not yet written
         self._hub_lock = threading.Lock()
         self._shot_json: dict[str, str] = {}  # hub shots are immutable: each encoded once
+        self.set_aside: list[str] = []  # what `complete_records` moved aside, for the run's summary
 
     async def drain(self) -> None:
         """Everything written so far is on disk (fsynced) when this returns."""
@@ -165,23 +177,18 @@ class RunStore:
         return cls(root)
 
     def complete_records(self, name: str, model: type[RecordT]) -> list[RecordT]:
-        """The records of a JSONL file that were written completely. A torn last line (a write cut
-        by a crash: not a valid record) is cut off the file so appends stay clean.
-        A bad line before the last one is damage no crash causes: a UserError, nothing is cut."""
+        """Every valid record of a JSONL file, kept as written. Lines that hold no valid record (a
+        torn last line a crash left, garbage, a record of the wrong shape) are moved aside, raw,
+        to `set_aside_name(name)`, and named in `self.set_aside`, so appends stay clean and
+        nothing on disk is lost."""
         self._writer.wait()
         path = self.root / name
         if not path.exists():
             return []
         content = read_jsonl(path, model.model_validate_json)
-        if content.damaged:
-            bad = content.damaged[0]
-            raise UserError(f"--resume: {path}: line {bad.number} {bad.problem} ({bad.detail}); only a torn last "
-                            "line can be repaired, so this run cannot be resumed")
-        if content.complete_size != content.size:
-            with path.open("r+b") as fh:
-                fh.truncate(content.complete_size)
-                fh.flush()
-                os.fsync(fh.fileno())
+        bad = [*content.damaged, *([content.torn] if content.torn is not None else [])]
+        if bad:
+            self._move_aside(name, bad)
         elif content.unterminated:  # a whole last record cut before its newline: end it, so appends stay clean
             with path.open("ab") as fh:
                 fh.write(b"\n")
@@ -189,15 +196,70 @@ class RunStore:
                 os.fsync(fh.fileno())
         return content.records
 
+    def _move_aside(self, name: str, bad: Sequence[SkippedLine]) -> None:
+        """Append the bad lines to the set-aside file (fsynced), then replace the record file by
+        its other lines, byte for byte (atomically). A crash in between leaves the bad lines in
+        both: the next resume sets them aside again, never loses one."""
+        path, aside = self.root / name, self.root / set_aside_name(name)
+        data = path.read_bytes()
+        ranges = sorted((line.start, line.end if line.end >= 0 else len(data)) for line in bad)
+        with aside.open("ab") as fh:
+            fh.write(b"".join(data[start:end] + b"\n" for start, end in ranges))
+            fh.flush()
+            os.fsync(fh.fileno())
+        kept, position = [], 0
+        for start, end in ranges:
+            kept.append(data[position:start])
+            position = end + 1  # the bad line's newline goes with it
+        kept.append(data[position:])
+        text = b"".join(kept)
+        if text and not text.endswith(b"\n"):
+            text += b"\n"
+        _atomic_write_bytes(path, text)
+        self.set_aside.append(f"{name}: {len(bad)} invalid line(s) (line {', '.join(str(b.number) for b in bad)}) "
+                              f"moved to {set_aside_name(name)}")
+
+    def move_records(self, source: str, target: str, moved: Sequence[BaseModel], kept: Sequence[BaseModel]) -> None:
+        """Move records from one JSONL file to the end of another: appended there (fsynced)
+        before `source` is rewritten with `kept` (atomically), so a crash never loses one."""
+        self._writer.wait()
+        with (self.root / target).open("a", encoding="utf-8") as fh:
+            fh.write("".join(encode_line(record) for record in moved))
+            fh.flush()
+            os.fsync(fh.fileno())
+        _atomic_write(self.root / source, "".join(encode_line(record) for record in kept))
+
+    def retire_transcript(self, conversation_id: str) -> None:
+        """Keep a failed conversation's transcript under a new name before its index runs again."""
+        self._writer.wait()
+        path = transcript_path(self.root, conversation_id)
+        if path.exists():
+            attempt = 1
+            while (self.root / retried_transcript_name(conversation_id, attempt)).exists():
+                attempt += 1
+            os.replace(path, self.root / retried_transcript_name(conversation_id, attempt))
+
     def rewrite_records(self, name: str, records: Sequence[BaseModel]) -> None:
         """Replace a JSONL file's records (atomically: a crash leaves the old file or the new one)."""
         self._writer.wait()
         _atomic_write(self.root / name, "".join(encode_line(record) for record in records))
 
     def load_json(self, name: str) -> Any:
+        """A JSON file of the run (None when absent); unreadable, not UTF-8 or not JSON is a
+        UserError naming the file and where it breaks (a truncated manifest, a hand edit)."""
         self._writer.wait()
         path = self.root / name
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            return json.loads(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise UserError(f"--resume: {path}: not UTF-8 text (bad byte at byte offset {exc.start})") from None
+        except json.JSONDecodeError as exc:
+            raise UserError(f"--resume: {path}: not valid JSON ({exc.msg} at line {exc.lineno}, column "
+                            f"{exc.colno}); the run cannot be resumed from it") from None
+        except (OSError, RecursionError, ValueError) as exc:
+            raise UserError(f"--resume: {path}: cannot be read ({type(exc).__name__})") from None
 
     def _append(self, name: str, record: BaseModel) -> None:
         line = encode_line(record)

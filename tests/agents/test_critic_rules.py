@@ -55,7 +55,9 @@ async def test_repeated_ngram_alone_is_rejected() -> None:
     ]]
     agent = RuleCritic("repetition", RuleLimits(ngram=4, max_ngram_repeats=3))
     result = await agent.run(task=candidate_message(CandidateView(experience=EXPERIENCE, turns=turns)))
-    out = result.messages[-1].content
+    message = result.messages[-1]
+    assert isinstance(message, StructuredMessage) and isinstance(message.content, RuleOutput)
+    out = message.content
     assert out.verdict == "fail"
     assert "'we should go to' occurs 4 times" in out.rationale
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
-from autogen_core.models import AssistantMessage, SystemMessage, UserMessage
+from autogen_core.models import AssistantMessage, LLMMessage, SystemMessage, UserMessage
 
 from agents.reply_check import leak_problems, reply_problems
 from orchestrator.stages.reply_resampling import CheckedReplyClient, spoken_lines
@@ -47,7 +48,7 @@ def test_parroting_six_words_of_an_earlier_line_is_a_problem() -> None:
     assert problems("I've been doing this for years, honestly.", earlier) == []  # a short echo is talk
 
 
-def history() -> list:
+def history() -> list[LLMMessage]:
     return [SystemMessage(content="You are Bob."), UserMessage(content="Shall we go?", source="Alice"),
             AssistantMessage(content="Yes, let's.", source="Bob"), UserMessage(content="Now?", source="Alice")]
 
@@ -56,7 +57,7 @@ def test_spoken_lines_are_the_user_and_assistant_texts() -> None:
     assert spoken_lines(history()) == ["Shall we go?", "Yes, let's.", "Now?"]
 
 
-def check(reply: str, earlier: list[str]) -> list[str]:
+def check(reply: str, earlier: Sequence[str]) -> list[str]:
     return reply_problems(reply, speaker_labels=LABELS, earlier=earlier)
 
 

@@ -13,7 +13,6 @@ from agents.schemas import (
     experience_problems,
     experience_schema,
     speaker_choice_schema,
-    speaker_slug,
 )
 
 
@@ -81,15 +80,6 @@ def test_extra_fields_rejected(experience: Experience) -> None:
 def test_canonical_fixes_starter_spelling(experience: Experience) -> None:
     fixed = canonical_experience(mutate(experience, starter={"speaker": " lena ", "text": "Hello"}))
     assert fixed.starter.speaker == "Lena"
-
-
-@pytest.mark.parametrize(
-    ("name", "slug"),
-    [("María José", "Maria_Jose"), ("Grandma Leela", "Grandma_Leela"), ("42", "P_42"), ("!!", "P")],
-)
-def test_speaker_slug(name: str, slug: str) -> None:
-    assert speaker_slug(name) == slug
-    assert slug.isidentifier()
 
 
 def test_speaker_choice_schema_is_an_enum() -> None:

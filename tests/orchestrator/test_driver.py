@@ -11,7 +11,7 @@ import pytest
 from agents.errors import UserError
 from agents.schemas import Experience
 from orchestrator.config import load_models, load_scenario
-from orchestrator.driver import execute_run
+from orchestrator.driver import execute_run, repeated_rejection
 from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, FAILURES, HUB, MANIFEST, transcript_path
@@ -61,7 +61,7 @@ async def test_run_writes_records_transcripts_hub_and_manifest(tmp_path: Path, e
 
     manifest = json.loads((run / MANIFEST).read_text())
     assert manifest["status"] == "complete"
-    assert manifest["counts"] == {"written": 3, "failed": 1, "hub_size": 6}
+    assert manifest["counts"] == {"written": 3, "failed": 1, "missing": 0, "hub_size": 6}
     assert manifest["packages"]["autogen-agentchat"] == "0.7.5"
     assert manifest["seed"] == 5 and manifest["command_line"] == ["run.py", "--test"]
     hub = json.loads((run / HUB).read_text())
@@ -92,3 +92,13 @@ async def test_existing_run_directory_is_refused(tmp_path: Path) -> None:
     prepared = prepare_run(request(tmp_path, n=1))
     with pytest.raises(UserError, match="already holds a run"):
         await execute_run(prepared)
+
+
+def test_a_run_stops_only_on_the_same_rejection_every_time() -> None:
+    same = "backends.srv: request rejected, not retried: HTTP 400: bad"
+    assert repeated_rejection([same, same, same], 3) == same
+    assert repeated_rejection([None, same, same, same], 3) == same
+    assert repeated_rejection([same, same], 3) is None  # too few yet
+    assert repeated_rejection([same, None, same], 3) is None  # a success, or a failure of another kind, between
+    assert repeated_rejection([same, same, same.replace("bad", "other")], 3) is None
+    assert repeated_rejection([None, None, None], 3) is None

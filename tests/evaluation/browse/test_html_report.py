@@ -94,3 +94,15 @@ def test_report_defaults_to_the_run_directory(tmp_path):
     shutil.copytree(SMALL, tmp_path / "run")
     assert run.main(["report", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run" / "report.html").stat().st_size > 10_000
+
+
+def test_embedded_json_holds_no_character_the_script_tokenizer_reacts_to() -> None:
+    import json as _json
+    import re
+
+    from evaluation.browse.html_report import script_json
+
+    value = {"t": "<!--<script></script>--> & \u2028\u2029 <\\/script>", "<k>": ["</SCRIPT", "&amp;"]}
+    text = script_json(value)
+    assert not re.search(r"[<>&\u2028\u2029]", text)
+    assert _json.loads(text) == value

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agents.errors import ConfigError, UserError
-from orchestrator.config import ModelsConfig, Scenario, available_scenarios, load_models, load_scenario
+from orchestrator.config import ModelsConfig, OpenAIBackend, Scenario, available_scenarios, load_models, load_scenario
 from orchestrator.config.yaml_files import load_model
 from orchestrator.store.layout import CONVERSATIONS
 from tests.helpers import ROOT
@@ -115,6 +115,20 @@ def test_a_grammar_is_refused_on_a_remote_backend(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_model(path, ModelsConfig)
     assert "persona.grammar is for the embedded (local) backend only; backend 'b' is openai" in str(err.value)
+
+
+def test_structured_output_modes_of_remote_backends(tmp_path: Path) -> None:
+    base = "backends:\n  b: {type: openai, model: m%s}\ndefault: {backend: b}\n"
+    default = load_model(write(tmp_path, "d.yaml", base % ""), ModelsConfig).backends["b"]
+    assert isinstance(default, OpenAIBackend)
+    assert default.structured_output == "json_schema"  # what OpenAI, vLLM, Ollama and LM Studio take
+    for mode in ("auto", "json_schema", "json_object", "prompt"):
+        config = load_model(write(tmp_path, f"{mode}.yaml", base % f", structured_output: {mode}"), ModelsConfig)
+        backend = config.backends["b"]
+        assert isinstance(backend, OpenAIBackend) and backend.structured_output == mode
+    with pytest.raises(ConfigError) as err:
+        load_model(write(tmp_path, "bad.yaml", base % ", structured_output: grammar"), ModelsConfig)
+    assert "backends.b.openai.structured_output" in str(err.value) and "'json_object'" in str(err.value)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 
 import pytest
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from agents.errors import ConfigError
 from agents.schemas import Experience, Turn
-from agents.verdicts import CandidateView, Verdict
+from agents.verdicts import CandidateView, Verdict, VerdictStatus
 from orchestrator.config import CriticsConfig, RoleSettings
 from orchestrator.critics.panel import CandidateReview, CriticPanel, decide
 from orchestrator.models.hub import RecordingClient
@@ -157,7 +158,7 @@ async def test_short_circuit_skips_model_experts_after_a_failed_gate() -> None:
 def review_with(candidate: int, scores: dict[str, int | None], failed: tuple[str, ...] = ()) -> CandidateReview:
     verdicts = [Verdict(expert=g, role="gate", method="rule", status="fail") for g in failed]
     for expert, value in scores.items():
-        status = "abstain" if value is None else "pass"
+        status: VerdictStatus = "abstain" if value is None else "pass"
         verdicts.append(Verdict(expert=expert, role="quality", method="llm", status=status, score=value))
     return CandidateReview(candidate, verdicts)
 
@@ -226,3 +227,30 @@ def test_rationale_schema_is_one_bounded_line() -> None:
     for bad in ('{"rationale": "two\\nlines", "score": 3}', '{"rationale": "' + "x" * 201 + '", "score": 3}'):
         with pytest.raises(ValidationError):
             QualityOutput.model_validate_json(bad)
+
+
+async def test_a_rejected_request_is_not_an_abstention() -> None:
+    # the endpoint refuses the request itself: every attempt would fail the same way, so the
+    # verdict is not retried and the candidate's job fails (the driver may then stop the run)
+    from orchestrator.models.resilience import EndpointRejected
+
+    class Rejecting(ScriptedCritics):
+        def __call__(self, expert: str, transcript: Transcript, seed: int) -> RecordingClient:
+            self.calls[expert] += 1
+            failing = ReplayChatCompletionClient([])
+            failing.create = _raise(EndpointRejected("srv", "HTTP 400: bad"))  # type: ignore[method-assign,assignment]
+            return RecordingClient(failing, role="critic", agent=f"critic_{expert}", settings=SETTINGS,
+                                   transcript=transcript, seed=seed, send_seed=False)
+
+    clients = Rejecting({})
+    with pytest.raises(EndpointRejected):
+        await panel(gates=["toxicity"], quality=[], verdict_attempts=3).review(
+            0, CLEAN, clients=clients, transcript=Transcript(), seed=1)
+    assert clients.calls["toxicity"] == 1
+
+
+def _raise(error: Exception) -> Callable[..., Awaitable[None]]:
+    async def create(*args: object, **kwargs: object) -> None:
+        raise error
+
+    return create

@@ -63,7 +63,7 @@ class ScriptedModels:
             replies = [LOOP_LINE] * 6 if looping else CLEAN_LINES[agent]
         elif role == "critic":
             expert = agent.removeprefix("critic_")
-            reply = {"rationale": f"{expert} is fine"}
+            reply: dict[str, str | int] = {"rationale": f"{expert} is fine"}
             reply |= {"verdict": "pass"} if expert in ("toxicity", "faithfulness") else {"score": 4}
             replies = [json.dumps(reply)]
         elif role == "selector":
@@ -79,11 +79,18 @@ class ScriptedModels:
     def reuses_prefixes(self, role: str) -> bool:
         return False
 
+    def enforces_schemas(self, role: str) -> bool:
+        return False
+
     def describe(self, role: str) -> str:
         return f"scripted:{role}"
 
     def local_engines(self) -> list[Any]:
         return []
+
+    @property
+    def structured_modes(self) -> dict[str, str]:
+        return {}  # no remote backend, nothing probed
 
     async def close(self) -> None:
         return None
@@ -246,11 +253,12 @@ async def test_an_interrupted_run_resumes_without_losing_or_repeating_anything(t
 
 
 def test_cli_flags_override_the_scenario_critics() -> None:
-    import run as cli
+    from orchestrator.cli.generation import apply_critic_flags
+    from orchestrator.cli.main import build_parser
 
-    args = cli.build_parser().parse_args(["--iterations", "3", "--max-candidates", "5", "--max-tokens", "9000"])
-    critics = cli.apply_critic_flags(scenario(), args).critics
+    args = build_parser().parse_args(["--iterations", "3", "--max-candidates", "5", "--max-tokens", "9000"])
+    critics = apply_critic_flags(scenario(), args).critics
     assert (critics.iterations, critics.max_candidates, critics.max_tokens) == (3, 5, 9000)
     assert critics.gates[0] == "repetition"  # the rest of the section is kept
-    off = cli.build_parser().parse_args(["--no-critics"])
-    assert cli.apply_critic_flags(scenario(), off).critics is None
+    off = build_parser().parse_args(["--no-critics"])
+    assert apply_critic_flags(scenario(), off).critics is None

@@ -57,11 +57,14 @@ def _request(tmp_path: Path, base_url: str, n: int, *, scenario: str = "multipar
 
 
 def test_the_cli_writes_exactly_n_through_two_ray_actors(tmp_path: Path) -> None:
-    """The command line as a user types it: a local Ray cluster is started for the run."""
+    """The command line as a user types it: a local Ray cluster is started for the run. The
+    endpoint takes json_object only and the backend says `auto`: the actors, which run no
+    preflight, use the mode the driver's preflight chose."""
     with running_endpoint("--latency", "0.02", "--fault-rate", "0.05", "--hang-seconds", "1",
-                          "--max-seconds", "200") as base_url:
+                          "--accept-formats", "text,json_object", "--max-seconds", "200") as base_url:
         models_file = tmp_path / "models.yaml"
-        models_file.write_text(models_yaml(base_url, timeout=1.0, extra_backend=RETRY, extra="cache: {store: off}\n"))
+        models_file.write_text(models_yaml(base_url, timeout=1.0, extra_backend=RETRY + "    structured_output: auto\n",
+                                           extra="cache: {store: off}\n"))
         env = {**os.environ, "SIM_API_KEY": "test-key"}
         proc = subprocess.run(
             [sys.executable, "run.py", "--scenario", "multiparty", "-n", "4", "--executor", "ray", "--workers", "2",
@@ -74,6 +77,7 @@ def test_the_cli_writes_exactly_n_through_two_ray_actors(tmp_path: Path) -> None
     assert manifest["status"] == "complete" and manifest["executor"]["name"] == "ray"
     assert manifest["executor"]["workers"] == 2
     assert sum(manifest["executor"]["jobs_by_worker"].values()) >= 4
+    assert manifest["structured_output"] == {"sim": "json_object"}
 
 
 async def test_two_actors_share_the_run_without_duplicates(tmp_path: Path, ray_cluster: None) -> None:

@@ -38,11 +38,12 @@ def test_both_layouts_leave_a_plain_request_alone() -> None:
 
 
 def test_a_first_call_is_laid_out_as_measured() -> None:
-    for history in (
+    histories: list[list[LLMMessage]] = [
         [SYSTEM, OPENING, said("Lena", "Hello!")],
         [SYSTEM, OPENING, said("Lena", "Hello!"), said("Ada", "Hi all.")],
         [SYSTEM, OPENING, said("Lena", "Hello!"), said("Ada", "Hi all."), said("Lena", "Tea?")],
-    ):
+    ]
+    for history in histories:
         assert append_only_layout(history) == measured_layout(history)
 
 

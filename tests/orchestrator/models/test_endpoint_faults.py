@@ -9,14 +9,26 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
+from autogen_core.models import UserMessage
 
 from orchestrator.config import RetryConfig, load_models, load_scenario
 from orchestrator.driver import execute_run
-from orchestrator.models.resilience import AdaptiveLimiter, classify, retry_after_seconds
+from orchestrator.models.openai_compat import EndpointStatusError
+from orchestrator.models.resilience import (
+    AdaptiveLimiter,
+    EndpointRejected,
+    ResilientClient,
+    classify,
+    is_request_rejection,
+    one_line,
+    rejection_of,
+    retry_after_seconds,
+)
 from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, FAILURES, MANIFEST
 from orchestrator.store.records import ConversationRecord
+from tests.helpers import PREFLIGHT_REQUESTS
 from tests.sim_endpoint import FAULTS, models_yaml, running_endpoint
 
 RETRY = "    retry: {attempts: 8, initial_delay: 0.01, max_delay: 0.2, max_in_flight: 32}\n"
@@ -55,10 +67,10 @@ async def test_twenty_percent_faults_still_write_the_requested_count(tmp_path: P
 
 
 async def test_a_conversation_that_keeps_failing_is_recorded_and_replaced(tmp_path: Path) -> None:
-    # every call fails: each conversation gives up, is recorded with its reason, and the run
-    # stops at the failure budget instead of looping forever
+    # every call after the preflight fails: each conversation gives up, is recorded with its
+    # reason, and the run stops at the failure budget instead of looping forever
     with running_endpoint("--latency", "0", "--fault-rate", "1.0", "--faults", "server_error",
-                          "--max-seconds", "60") as base_url:
+                          "--fault-free-requests", str(PREFLIGHT_REQUESTS), "--max-seconds", "60") as base_url:
         request = sim_request(tmp_path, base_url, n=3, concurrency=2)
         request = RunRequest(**{**request.__dict__, "max_failures": 4})
         summary = await execute_run(prepare_run(request))
@@ -67,11 +79,36 @@ async def test_a_conversation_that_keeps_failing_is_recorded_and_replaced(tmp_pa
     assert all("model call failed 8 times; last: server_error" in f["reason"] for f in failures)
 
 
+def test_a_run_whose_requests_are_rejected_stops_after_three_with_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the preflight passes, then the endpoint rejects every request (a 400 no retry can fix): the
+    # run stops after 3 conversations in a row failed on it, not after its budget of 10
+    import run
+
+    with running_endpoint("--latency", "0", "--fault-rate", "1.0", "--faults", "bad_request",
+                          "--fault-free-requests", str(PREFLIGHT_REQUESTS), "--max-seconds", "60") as base_url:
+        models_file = tmp_path / "models.yaml"
+        models_file.write_text(models_yaml(base_url, timeout=0.5, extra_backend=RETRY, extra="cache: {store: off}\n"))
+        code = run.main(["--scenario", "multiparty", "-n", "5", "--models", str(models_file),
+                         "--out", str(tmp_path / "run"), "--max-failures", "10"])
+        served = httpx.get(base_url + "/stats").json()
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2
+    assert err == ("error: backends.sim: request rejected, not retried: HTTP 400: Unrecognized request argument "
+                   "supplied: frobnicate; the last 3 conversations all failed on it, so the run stops "
+                   f"(see {tmp_path / 'run' / 'failures.jsonl'})")
+    failures = [json.loads(line) for line in (tmp_path / "run" / "failures.jsonl").open()]
+    assert len(failures) == 3 and served["requests"] == PREFLIGHT_REQUESTS + 3  # one call each, never retried
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "stopped"
+
+
 async def test_the_openai_sdk_client_is_still_selectable(tmp_path: Path) -> None:
     # `client: openai_sdk` keeps autogen-ext's OpenAI client; faults go through our retries, not
     # the SDK's own (max_retries=0). The faults are scheduled by request number, so the test sees
-    # exactly these four whatever the ordering (a random fault rate let some runs see none).
-    schedule = "1:rate_limit,2:server_error,7:rate_limit,8:server_error"
+    # exactly these four whatever the ordering (a random fault rate let some runs see none); they
+    # come after the preflight's probes, which use a client of their own.
+    schedule = ",".join(f"{PREFLIGHT_REQUESTS + n}:{kind}" for n, kind in
+                        ((1, "rate_limit"), (2, "server_error"), (7, "rate_limit"), (8, "server_error")))
     with running_endpoint("--latency", "0.01", "--fail-requests", schedule, "--max-seconds", "120") as base_url:
         request = sim_request(tmp_path, base_url, n=3)
         models_file = tmp_path / "models_sdk.yaml"
@@ -106,6 +143,46 @@ def test_only_transient_failures_are_retried() -> None:
     assert classify(TimeoutError()) == "timeout"
     assert classify(SimpleNamespace(status_code=401)) is None  # type: ignore[arg-type]
     assert classify(ValueError("schema mismatch")) is None
+    for status in (408, 409):  # a timeout or a conflict may pass on the next try
+        assert classify(SimpleNamespace(status_code=status)) == "server_error"  # type: ignore[arg-type]
+
+
+def test_request_rejections_are_told_apart_from_server_failures() -> None:
+    # llama-cpp-python's server answers a response format it does not take with HTTP 500
+    validation = EndpointStatusError(500, {}, "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
+                                     "'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\"}")
+    assert is_request_rejection(validation) and classify(validation) is None
+    assert not is_request_rejection(EndpointStatusError(500, {}, "boom"))
+    assert all(is_request_rejection(SimpleNamespace(status_code=s)) for s in (400, 401, 404, 422))  # type: ignore[arg-type]
+    assert not any(is_request_rejection(SimpleNamespace(status_code=s)) for s in (408, 409, 429, 503))  # type: ignore[arg-type]
+
+
+class _Rejecting:
+    """A backend client whose every call the endpoint rejects."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error, self.calls = error, 0
+
+    async def create(self, *args: object, **kwargs: object) -> None:
+        self.calls += 1
+        raise self.error
+
+
+async def test_a_rejected_request_is_sent_once_and_names_its_backend() -> None:
+    inner = _Rejecting(EndpointStatusError(400, {}, "Unrecognized request argument supplied: frobnicate"))
+    client = ResilientClient(inner, policy=RetryConfig(attempts=5, initial_delay=0.0),  # type: ignore[arg-type]
+                             timeout=1.0, limiter=AdaptiveLimiter(4), backend="srv")
+    with pytest.raises(EndpointRejected) as caught:
+        await client.create([UserMessage(content="hi", source="user")])
+    assert inner.calls == 1 and client.failures == {}
+    message = ("backends.srv: request rejected, not retried: "
+               "HTTP 400: Unrecognized request argument supplied: frobnicate")
+    assert str(caught.value) == message
+    # AutoGen's group chat re-raises an agent's error as text; the rejection is read back from it
+    assert rejection_of(RuntimeError(f"EndpointRejected: {message}\nTraceback:\n  ...")) == message
+    assert rejection_of(RuntimeError("EndpointGaveUp: model call failed 6 times")) is None
+    server_traceback = "HTTP 500: 1 validation error:\n  bad\n\n  File \"/srv/app.py\", line 3"
+    assert one_line(server_traceback) == "HTTP 500: 1 validation error: bad"
 
 
 async def test_adaptive_limiter_halves_on_rate_limits_and_recovers() -> None:

@@ -76,10 +76,13 @@ async def test_accounting_sums_match_per_call_usage_and_the_endpoint(tmp_path: P
                                            extra_backend="    prices: {prompt: 0.15, completion: 0.6}\n"))
         scenario, path = load_scenario("multiparty")
         models, models_path = load_models(models_file)
-        summary = await execute_run(prepare_run(RunRequest(
+        prepared = prepare_run(RunRequest(
             scenario=scenario, scenario_path=path, models=models, models_path=models_path,
-            num_conversations=4, out_dir=tmp_path / "run", seed=2, concurrency=4)))
-        served = httpx.get(base_url + "/stats").json()
+            num_conversations=4, out_dir=tmp_path / "run", seed=2, concurrency=4))
+        before = httpx.get(base_url + "/stats").json()  # the preflight's probes are not the run's calls
+        summary = await execute_run(prepared)
+        after = httpx.get(base_url + "/stats").json()
+        served = {k: after[k] - before[k] for k in ("prompt_tokens", "completion_tokens")}
     run = tmp_path / "run"
     per_call: dict[str, list[int]] = {}
     for transcript in (run / TRANSCRIPTS).glob("*.jsonl"):

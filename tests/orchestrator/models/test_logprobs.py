@@ -4,12 +4,14 @@ ChatCompletionCache's key recipe, and whole again after a JSON store round trip 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from autogen_core import InMemoryStore
 from autogen_core.models import (
     ChatCompletionTokenLogprob,
     CreateResult,
+    LLMMessage,
     RequestUsage,
     SystemMessage,
     TopLogprob,
@@ -24,7 +26,7 @@ from orchestrator.models.local import LOCAL_MODEL_INFO
 from orchestrator.models.logprobs import FirstToken, call_key, first_token_of
 from tests.helpers import FreshReplay
 
-PROMPT = [SystemMessage(content="Rate it."), UserMessage(content="Score 1-5:", source="user")]
+PROMPT: list[LLMMessage] = [SystemMessage(content="Rate it."), UserMessage(content="Score 1-5:", source="user")]
 
 
 def score_result(pairs: list[tuple[str, float]]) -> CreateResult:
@@ -34,7 +36,7 @@ def score_result(pairs: list[tuple[str, float]]) -> CreateResult:
                         logprobs=[ChatCompletionTokenLogprob(token=pairs[0][0], logprob=pairs[0][1], top_logprobs=top)])
 
 
-def judge_hub(tmp_path: Path, replies: list[str | CreateResult], cache: dict[str, object]) -> ModelHub:
+def judge_hub(tmp_path: Path, replies: Sequence[str | CreateResult], cache: Mapping[str, object]) -> ModelHub:
     dummy = tmp_path / "dummy.gguf"
     dummy.write_bytes(b"GGUF")
     config = ModelsConfig.model_validate({"backends": {"b": {"type": "local", "model_path": str(dummy)}},

@@ -18,6 +18,7 @@ from autogen_core.models import (
     AssistantMessage,
     FunctionExecutionResult,
     FunctionExecutionResultMessage,
+    LLMMessage,
     SystemMessage,
     UserMessage,
 )
@@ -63,7 +64,8 @@ def fault_endpoint(fault: str, *extra: str) -> Any:
 async def test_reply_and_usage_match_what_the_endpoint_counted(sim: str) -> None:
     before = httpx.get(sim + "/stats").json()
     client = lean(sim)
-    messages = [SystemMessage(content="You are Mara."), UserMessage(content="How was the trip?", source="Joel")]
+    messages: list[LLMMessage] = [SystemMessage(content="You are Mara."),
+                                  UserMessage(content="How was the trip?", source="Joel")]
     result = await client.create(messages, extra_create_args={"temperature": 0.5, "max_tokens": 40, "seed": 3})
     after = httpx.get(sim + "/stats").json()
     await client.close()
@@ -166,7 +168,7 @@ async def test_cancellation_token_cancels_the_call() -> None:
 def test_messages_match_autogen_ext_conversion() -> None:
     from autogen_ext.models.openai._openai_client import to_oai_type
 
-    messages = [
+    messages: list[LLMMessage] = [
         SystemMessage(content="You are Mara."),
         UserMessage(content="Hello", source="Joel"),
         AssistantMessage(content="Hi Joel", source="Mara"),
@@ -212,9 +214,11 @@ def test_result_parsing() -> None:
     assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (5, 0)
     tools = {"choices": [{"finish_reason": "tool_calls", "message": {"content": None, "tool_calls": [
         {"id": "t1", "type": "function", "function": {"name": "look up", "arguments": {"q": 1}}}]}}]}
-    call = client._result(tools).content[0]  # type: ignore[index]
-    assert (call.name, call.arguments) == ("look_up", '{"q": 1}')  # type: ignore[union-attr]
-    for bad in ({"choices": []}, {"error": {"message": "quota"}}, {"id": "x"}):
+    calls = client._result(tools).content
+    assert isinstance(calls, list)
+    assert (calls[0].name, calls[0].arguments) == ("look_up", '{"q": 1}')
+    bodies: list[dict[str, Any]] = [{"choices": []}, {"error": {"message": "quota"}}, {"id": "x"}]
+    for bad in bodies:
         with pytest.raises(EndpointBodyError):
             client._result(bad)
 

@@ -101,7 +101,8 @@ async def test_judge_texts_and_first_tokens_come_back_whole_from_redis(tmp_path:
                          logprobs=[ChatCompletionTokenLogprob(token="4", logprob=-0.2, top_logprobs=top)])
     prompt = [UserMessage(content="rate this", source="user")]
     found = []
-    for replies in (["An explanation.", score], []):  # the second hub has nothing to replay
+    runs: list[list[str | CreateResult]] = [["An explanation.", score], []]  # the second hub has nothing to replay
+    for replies in runs:
         hub = ModelHub(config, tmp_path / "models.yaml", seed=0)
         hub.install_client("b", FreshReplay(replies, model_info=LOCAL_MODEL_INFO))
         judge = hub.logprob_client("judge")

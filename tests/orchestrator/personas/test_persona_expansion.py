@@ -28,6 +28,7 @@ from orchestrator.config.prompt_files import load_prompt
 from orchestrator.personas.expansion import (
     AttributeBank,
     Embedder,
+    ExpansionResult,
     ExpansionSettings,
     PersonaExpander,
     cluster_attributes,
@@ -156,7 +157,7 @@ QUERIES = [
 ]
 
 
-def no_exhausted_replays(result) -> bool:  # type: ignore[no-untyped-def]
+def no_exhausted_replays(result: ExpansionResult) -> bool:
     return not any("No more mock" in f["reason"] for f in result.failures)
 
 

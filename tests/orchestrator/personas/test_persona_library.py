@@ -66,7 +66,7 @@ def test_out_of_range_and_too_many_items(tmp_path: Path) -> None:
     )
     problems = problems_of(path)
     assert any(
-        ":2: field 'age': Input should be less than or equal to 100 (got 140)" in p
+        ":2: field 'age': 140 is out of range (allowed: 5 to 100)" in p
         for p in problems
     )
     assert any(":3: field 'qualities': List should have at most 4 items" in p for p in problems)

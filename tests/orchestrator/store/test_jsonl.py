@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from agents.errors import UserError
 from evaluation.corpus import load_path
 from orchestrator.store import reader as rr
 from orchestrator.store.jsonl import encode_line, read_jsonl, split_lines
-from orchestrator.store.layout import CONVERSATIONS, FAILURES
-from orchestrator.store.records import ConversationRecord, FailureRecord
+from orchestrator.store.layout import CONVERSATIONS, FAILURES, set_aside_name
+from orchestrator.store.records import ConversationRecord, FailureRecord, Timing
 from orchestrator.store.resume import restore
 from orchestrator.store.writer import RunStore
 from tests.helpers import FIXTURES
@@ -81,19 +80,22 @@ def test_a_bad_line_before_the_last_is_damage_not_a_torn_write(tmp_path: Path) -
     assert content.torn is None and content.complete_size == path.stat().st_size
 
 
-def test_the_writer_cuts_a_torn_line_but_refuses_damage(tmp_path: Path) -> None:
+def test_the_writer_moves_a_torn_line_and_damage_aside(tmp_path: Path) -> None:
     store = RunStore.create(tmp_path / "run")
     failure = FailureRecord(id="c000001", index=1, scenario="s", stage="experience", reason="r", usage={},
-                            timing={"started_at": "now", "wall_seconds": 0.0, "llm_seconds": 0.0})
+                            timing=Timing(started_at="now", wall_seconds=0.0, llm_seconds=0.0))
     good = encode_line(failure).encode()
     path = tmp_path / "run" / FAILURES
+    aside = tmp_path / "run" / set_aside_name(FAILURES)
     path.write_bytes(good + good[:-20])  # the second write was cut by a crash
     assert [r.id for r in store.complete_records(FAILURES, FailureRecord)] == ["c000001"]
     assert path.read_bytes() == good
+    assert aside.read_bytes() == good[:-20] + b"\n"
     path.write_bytes(good + b"{}\n" + good)
-    with pytest.raises(UserError, match="line 2 is not a valid FailureRecord"):
-        store.complete_records(FAILURES, FailureRecord)
-    assert path.read_bytes() == good + b"{}\n" + good  # nothing cut
+    assert [r.id for r in store.complete_records(FAILURES, FailureRecord)] == ["c000001", "c000001"]
+    assert path.read_bytes() == good + good  # every valid record kept, byte for byte
+    assert aside.read_bytes() == good[:-20] + b"\n{}\n"
+    assert store.set_aside[-1] == f"{FAILURES}: 1 invalid line(s) (line 2) moved to {set_aside_name(FAILURES)}"
 
 
 @pytest.mark.parametrize("escaped", [True, False], ids=["written-by-RunStore", "raw-separators"])
