@@ -11,7 +11,12 @@ must be read at least once / prompt rate, both rates measured here (benchmarks/e
 before and after the runs), with the ratio of wall time to it. Quality figures (run_quality.py)
 show whether the conversations are of the same kind.
 
-    .venv/bin/python -m benchmarks.throughput --scenario multiparty -n 3 --threads 1
+    .venv/bin/python -m benchmarks.throughput --scenario multiparty -n 3 --threads 2
+
+`--threads` fixes llama.cpp's threads for the runs and the rate measurements alike, so that the
+physical limit is computed at the rates the runs had: the machine's cores when it is quiet, 1 on
+a busy 2-core machine (thread_policy.py). Unset, the runs choose per call and the rates use what
+the policy chooses when they are measured.
 """
 
 from __future__ import annotations
@@ -183,6 +188,11 @@ def markdown(result: dict[str, Any]) -> str:
         ("judge: s per item", judge["stock"]["seconds_per_item"], judge["extending"]["seconds_per_item"]),
         ("judge: prompt tokens evaluated", judge["stock"]["engine"]["evaluated"],
          judge["extending"]["engine"]["evaluated"]),
+        ("decode tok/s, free", rates.get("stock_free_tok_s"), rates.get("extending_free_tok_s")),
+        ("decode tok/s, persona grammar", rates.get("stock_persona_grammar_tok_s"),
+         rates.get("extending_persona_grammar_tok_s")),
+        ("decode tok/s, experience schema", rates.get("stock_experience_schema_tok_s"),
+         rates.get("extending_experience_schema_tok_s")),
         ("persona grammar decode / free decode", rates.get("stock_persona_grammar_vs_free"),
          rates.get("extending_persona_grammar_vs_free")),
         ("experience schema decode / free decode", rates.get("stock_experience_schema_vs_free"),
