@@ -58,10 +58,15 @@ def selection_prompt(
     roster: Sequence[str],
     descriptions: dict[str, str],
     candidates: Sequence[str],
-    history_turns: int = 8,
+    history_turns: int | None = 8,
 ) -> str:
-    """The constrained selector's prompt: who is here, the recent lines, who may speak."""
-    turns = spoken_turns(thread, roster)[-history_turns:]
+    """The constrained selector's prompt: who is here, the recent lines (all of them when
+    `history_turns` is None), who may speak. Only the last line changes from one call to the
+    next, so an engine that keeps the previous call's context reads just the new lines; a
+    window of recent lines would shift the whole history once the conversation outgrows it."""
+    turns = spoken_turns(thread, roster)
+    if history_turns is not None:
+        turns = turns[-history_turns:]
     return render(
         template,
         "selector",

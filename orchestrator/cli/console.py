@@ -54,13 +54,17 @@ class ProgressDisplay:
 
 def print_summary(summary: RunSummary, console: Console) -> None:
     table = Table(title="tokens by role", show_edge=False)
-    for column in ("role", "calls", "prompt", "completion", "cached calls", "cached tokens", "cost $", "seconds"):
+    # "prompt" is every prompt token sent; "evaluated" the ones the engine had to run through the
+    # model (the rest it kept from the agent's earlier calls)
+    for column in ("role", "calls", "prompt", "evaluated", "completion", "cached calls", "cached tokens", "cost $",
+                   "seconds"):
         table.add_column(column, justify="right" if column != "role" else "left")
     for role, usage in summary.usage.items():
         cached_tokens = usage.get("cached_prompt_tokens", 0) + usage.get("cached_completion_tokens", 0)
-        table.add_row(role, str(usage["calls"]), f"{usage['prompt_tokens']:,}", f"{usage['completion_tokens']:,}",
-                      str(usage.get("cached_calls", 0)), f"{cached_tokens:,}", f"{usage.get('cost_usd', 0.0):.4f}",
-                      f"{usage['seconds']:.1f}")
+        evaluated = usage["prompt_tokens"] - usage.get("reused_prompt_tokens", 0)
+        table.add_row(role, str(usage["calls"]), f"{usage['prompt_tokens']:,}", f"{evaluated:,}",
+                      f"{usage['completion_tokens']:,}", str(usage.get("cached_calls", 0)), f"{cached_tokens:,}",
+                      f"{usage.get('cost_usd', 0.0):.4f}", f"{usage['seconds']:.1f}")
     console.print(table)
     for backend, stats in summary.endpoints.items():
         if stats["retried"] or stats["gave_up"] or stats["throttle_cuts"]:

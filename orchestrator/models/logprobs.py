@@ -6,8 +6,9 @@ the candidates for it, with their logprobs). How the candidates are read depends
 - remote backends: the hub's client for the backend (ResilientClient: retries with backoff,
   Retry-After, the backend's one AdaptiveLimiter), asked for `logprobs` / `top_logprobs`;
   autogen keeps a candidate's text only as bytes, decoded here.
-- the embedded backend: text on the hub's loaded model; first tokens on its logits_all sibling
-  under the same lock (LocalLlamaClient.locked_logprobs), which also reads the watched tokens'
+- the embedded backend: text on the hub's loaded model; first tokens under the same lock
+  (LocalLlamaClient.locked_first_token: on the extending engine, from the state the explanation
+  call left; on the stock path, on a logits_all sibling), which also reads the watched tokens'
   logprobs from the full distribution, for when none of them is among the top candidates.
 When the models file caches the role, both calls are cached in the backend's namespace store:
 texts by the hub's ChatCompletionCache, first tokens here, keyed the same way (messages + args).
@@ -25,7 +26,7 @@ from autogen_core import CacheStore
 from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from orchestrator.models.local import LocalLlamaClient, to_llama_messages
+from orchestrator.models.local import LocalLlamaClient
 
 TOP_LOGPROBS = 5
 
@@ -78,17 +79,15 @@ def chat_first_token(client: ChatCompletionClient) -> FirstTokenCall:
 
 
 def embedded_first_token(engine: LocalLlamaClient) -> FirstTokenCall:
-    """On the hub's embedded engine (its logits_all sibling, under its lock)."""
+    """On the hub's embedded engine, under its lock: with prefix reuse the score call extends the
+    explanation call's saved state on the one engine; otherwise on its logits_all sibling."""
 
     async def call(messages: Sequence[LLMMessage], args: dict[str, Any], watch: Sequence[str]) -> FirstToken:
-        converted = to_llama_messages(messages)
-        response, watched = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: engine.locked_logprobs(messages=converted, watch=watch, **args))
-        choice = response["choices"][0]
-        content = (choice.get("logprobs") or {}).get("content") or []
-        candidates = (content[0].get("top_logprobs") or []) if content else []
-        return FirstToken(top=[(str(c["token"]), float(c["logprob"])) for c in candidates],
-                          produced=str(choice["message"].get("content") or ""), watched=watched)
+        sampling = {k: v for k, v in args.items() if k not in ("temperature", "max_tokens", "logprobs", "top_logprobs")}
+        top, produced, watched = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: engine.locked_first_token(messages, watch=watch, top_n=int(args.get("top_logprobs", 5)),
+                                                    args=sampling))
+        return FirstToken(top=top, produced=produced, watched=watched)
 
     return call
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from agents.prompting import prompt_hash
 from orchestrator.config import Prices, Role, RoleSettings
+from orchestrator.models.engine_counts import reused_prompt_tokens
 from orchestrator.models.wrapper import WrappingClient
 from orchestrator.store.transcript import Transcript
 
@@ -119,14 +120,18 @@ class RecordingClient(WrappingClient):
         cost = 0.0
         if self._prices is not None:
             cost = (usage.prompt_tokens * self._prices.prompt + usage.completion_tokens * self._prices.completion) / 1e6
+        reused = reused_prompt_tokens(usage)
         self._transcript.add_usage(self.role, usage.prompt_tokens, usage.completion_tokens, seconds,
-                                   bool(result.cached), cost)
+                                   bool(result.cached), cost, reused=reused)
         reply = result.content if isinstance(result.content, str) else str(result.content)
         self._transcript.add(
             "model_call",
             **base,
             reply=reply[:REPLY_PREVIEW_CHARS],
             prompt_tokens=usage.prompt_tokens,
+            # how much of the prompt the engine evaluated, and how much it had kept from before
+            prompt_tokens_evaluated=usage.prompt_tokens - reused,
+            prompt_tokens_reused=reused,
             completion_tokens=usage.completion_tokens,
             finish_reason=result.finish_reason,
             cached=bool(result.cached),

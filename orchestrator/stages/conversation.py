@@ -21,7 +21,7 @@ from agents.speaker_ids import speaker_ids
 from agents.speaker_selection import eligible_speakers
 from orchestrator.config import Scenario
 from orchestrator.models.hub import ModelHub
-from orchestrator.stages.llm_selector import make_constrained_selector
+from orchestrator.stages.llm_selector import SELECTOR_HISTORY_TURNS, make_constrained_selector
 from orchestrator.stages.reply_resampling import CheckedReplyClient
 from orchestrator.store.transcript import Transcript
 
@@ -81,6 +81,9 @@ async def run_group_chat(
             template=prompts.group_chat,
             transcript=transcript,
             max_attempts=scenario.selector_attempts,
+            # with prefix reuse the whole history costs only its newest line per call, and a
+            # sliding window would shift the prompt (and re-read it) on every late turn
+            history_turns=None if models.reuses_prefixes("selector") else SELECTOR_HISTORY_TURNS,
         )
     team = build_group_chat(
         agents,

@@ -19,6 +19,9 @@ from agents.schemas import speaker_choice_schema
 from agents.speaker_selection import Thread, eligible_speakers, least_recent_speaker, selection_prompt
 from orchestrator.store.transcript import Transcript
 
+# recent lines shown to the selector when every call re-reads its prompt (bounds its cost)
+SELECTOR_HISTORY_TURNS = 8
+
 
 def make_constrained_selector(
     *,
@@ -28,7 +31,10 @@ def make_constrained_selector(
     template: PromptTemplate,
     transcript: Transcript,
     max_attempts: int,
+    history_turns: int | None = SELECTOR_HISTORY_TURNS,
 ) -> Callable[[Thread], Awaitable[str]]:
+    """`history_turns`: the recent lines the selector sees; None for all of them, for engines
+    that keep the selector's context between calls (then only new lines cost anything)."""
     roster = list(roster)
 
     async def select_next_speaker(thread: Thread) -> str:
@@ -36,7 +42,8 @@ def make_constrained_selector(
         if len(candidates) == 1:
             transcript.add("speaker_selected", candidates=candidates, speaker=candidates[0], method="only_candidate")
             return candidates[0]
-        prompt = selection_prompt(template, thread, roster=roster, descriptions=descriptions, candidates=candidates)
+        prompt = selection_prompt(template, thread, roster=roster, descriptions=descriptions, candidates=candidates,
+                                  history_turns=history_turns)
         schema = speaker_choice_schema(candidates)
         failures: list[str] = []
         for attempt in range(1, max_attempts + 1):

@@ -23,8 +23,9 @@ class Transcript:
         self.events.append({"seq": len(self.events), "t": t, "event": kind, **data})
 
     def add_usage(self, role: str, prompt: int, completion: int, seconds: float, cached: bool,
-                  cost: float = 0.0) -> None:
-        self.usage[role] = self.usage.get(role, NO_USAGE).with_call(prompt, completion, seconds, cached, cost)
+                  cost: float = 0.0, reused: int = 0) -> None:
+        self.usage[role] = self.usage.get(role, NO_USAGE).with_call(prompt, completion, seconds, cached, cost,
+                                                                    reused=reused)
 
     def usage_by_role(self) -> dict[str, RoleUsage]:
         """The usage so far, roles in name order (as records list them)."""

@@ -29,6 +29,9 @@ class RoleUsage(BaseModel):
     cached_completion_tokens: int = 0
     cost_usd: float = 0.0  # from the backend's `prices`; 0 without a price table
     seconds: float = 0.0
+    # of prompt_tokens, those the engine did not evaluate because its saved context held them
+    # (known for the embedded backend; 0 where a backend does not say)
+    reused_prompt_tokens: int = 0
 
     @field_serializer("cost_usd")
     def _round_cost(self, value: float) -> float:
@@ -42,7 +45,12 @@ class RoleUsage(BaseModel):
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
-    def with_call(self, prompt: int, completion: int, seconds: float, cached: bool, cost: float = 0.0) -> RoleUsage:
+    @property
+    def evaluated_prompt_tokens(self) -> int:
+        return self.prompt_tokens - self.reused_prompt_tokens
+
+    def with_call(self, prompt: int, completion: int, seconds: float, cached: bool, cost: float = 0.0,
+                  reused: int = 0) -> RoleUsage:
         if cached:
             return self.model_copy(update={
                 "calls": self.calls + 1, "seconds": self.seconds + seconds, "cached_calls": self.cached_calls + 1,
@@ -52,6 +60,7 @@ class RoleUsage(BaseModel):
         return self.model_copy(update={
             "calls": self.calls + 1, "seconds": self.seconds + seconds, "prompt_tokens": self.prompt_tokens + prompt,
             "completion_tokens": self.completion_tokens + completion, "cost_usd": self.cost_usd + cost,
+            "reused_prompt_tokens": self.reused_prompt_tokens + reused,
         })
 
     def __add__(self, other: RoleUsage) -> RoleUsage:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from autogen_core.models import AssistantMessage, SystemMessage, UserMessage
-
 from agents.persona_agent import build_persona_agent
 from agents.schemas import Experience
 from orchestrator.config.prompt_files import load_prompt
-from orchestrator.models.local import to_llama_messages
 from tests.helpers import replay
 
 
@@ -42,36 +39,3 @@ def test_chatty_mode_has_no_length_cap(experience: Experience) -> None:
 def test_fresh_agents_do_not_share_context(experience: Experience) -> None:
     first, second = build(experience, 1), build(experience, 1)
     assert first is not second and first._model_context is not second._model_context
-
-
-def test_embedded_backend_folds_the_opening_into_the_system_message_in_a_two_person_chat() -> None:
-    converted = to_llama_messages(
-        [
-            SystemMessage(content="You are Tomas."),
-            UserMessage(content="Situation: kitchen", source="user"),
-            UserMessage(content="Hello!", source="Lena"),
-            AssistantMessage(content="Hi Lena.", source="Tomas"),
-        ]
-    )
-    assert converted == [
-        {"role": "system", "content": "You are Tomas.\n\nSituation: kitchen"},
-        {"role": "user", "content": "Hello!"},  # one partner: a label would only be copied
-        {"role": "assistant", "content": "Hi Lena."},
-    ]
-
-
-def test_embedded_backend_keeps_speaker_names_once_several_people_spoke() -> None:
-    converted = to_llama_messages(
-        [
-            SystemMessage(content="You are Tomas."),
-            UserMessage(content="Hello!", source="Lena"),
-            AssistantMessage(content="Hi Lena.", source="Tomas"),
-            UserMessage(content="Room for me?", source="Ada"),
-        ]
-    )
-    assert [m["content"] for m in converted[1:]] == ["Lena: Hello!", "Hi Lena.", "Ada: Room for me?"]
-
-
-def test_embedded_backend_leaves_a_plain_request_alone() -> None:
-    converted = to_llama_messages([SystemMessage(content="Judge."), UserMessage(content="Rate this.", source="user")])
-    assert converted == [{"role": "system", "content": "Judge."}, {"role": "user", "content": "Rate this."}]

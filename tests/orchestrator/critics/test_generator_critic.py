@@ -79,6 +79,9 @@ class ScriptedModels:
     def has_grammar(self, role: str) -> bool:
         return False
 
+    def reuses_prefixes(self, role: str) -> bool:
+        return False
+
     def enforces_schemas(self, role: str) -> bool:
         return False
 
