@@ -80,6 +80,9 @@ class ScriptedModels:
     def has_grammar(self, role: str) -> bool:
         return False
 
+    def reuses_prefixes(self, role: str) -> bool:
+        return False
+
     @property
     def structured_modes(self) -> dict[str, str]:
         return {}  # no remote backend
