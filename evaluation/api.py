@@ -11,7 +11,6 @@ when there are several).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from evaluation.corpus import Dataset, load_baseline, load_path
 from evaluation.evaluate import DatasetEvaluation, evaluate_dataset
 from evaluation.judge.geval import JudgeItem
 from evaluation.outputs import comparison_rows, markdown_table, write_evaluation
+from orchestrator.blocking import blocking
 from orchestrator.store.layout import EVALUATION_METRICS, EVALUATION_REPORT
 
 __all__ = ["aevaluate_runs", "evaluate_run", "evaluate_runs"]
@@ -44,7 +44,7 @@ def evaluate_run(
                          out=out, log=log)[0]
 
 
-def evaluate_runs(
+async def aevaluate_runs(
     runs: str | Path | Sequence[str | Path] = (),
     *,
     baseline: str | None = None,
@@ -63,32 +63,8 @@ def evaluate_runs(
     judge: also ask the LLM judge (role `judge` of the `models` YAML; default: the embedded model)
     about at most `judge_limit` conversations per input; seed: the judge's and the samples' seed;
     log: called with each progress line (inputs, notes on skipped lines, judge items, files).
+    `evaluate_runs` blocks until done; `aevaluate_runs` is the same for callers inside an event loop.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise RuntimeError("evaluate_runs() cannot run inside a running event loop; use `await aevaluate_runs(...)`")
-    return asyncio.run(aevaluate_runs(runs, baseline=baseline, baseline_limit=baseline_limit, judge=judge,
-                                      judge_limit=judge_limit, models=models, seed=seed, write=write, out=out,
-                                      log=log))
-
-
-async def aevaluate_runs(
-    runs: str | Path | Sequence[str | Path] = (),
-    *,
-    baseline: str | None = None,
-    baseline_limit: int | None = None,
-    judge: bool = False,
-    judge_limit: int | None = None,
-    models: str | Path | None = None,
-    seed: int = 0,
-    write: bool = False,
-    out: str | Path | None = None,
-    log: Log | None = None,
-) -> list[dict[str, Any]]:
-    """`evaluate_runs` for callers inside an event loop; the same arguments."""
     if isinstance(runs, str | Path):
         runs = [runs]  # one path is not a sequence of its characters
     if not runs and not baseline:
@@ -107,6 +83,9 @@ async def aevaluate_runs(
     if write or out is not None:
         _write(evaluations, Path(out) if out is not None else None, say)
     return [e.metrics for e in evaluations]
+
+
+evaluate_runs = blocking(aevaluate_runs, "evaluate_runs")
 
 
 async def _measure(datasets: list[Dataset], *, judge: bool, judge_limit: int | None, models: str | Path | None,

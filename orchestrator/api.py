@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agents.errors import UserError
+from orchestrator.blocking import blocking
 from orchestrator.config import load_models, load_scenario
 from orchestrator.config.limits import MAX_CONCURRENCY, MAX_CONVERSATIONS, MAX_SEED, MAX_WORKERS, check_number
 from orchestrator.driver import Progress, RunSummary, execute_run
@@ -77,7 +78,7 @@ def _request(scenario: str | Path, *, n: int | None, out: str | Path | None, mod
     )
 
 
-def generate(
+async def agenerate(
     scenario: str | Path = "multiparty",
     *,
     n: int | None = None,
@@ -100,36 +101,8 @@ def generate(
     until this many failed (default max(10, n)); executor "ray" runs `workers` actors (default 2)
     on a local Ray cluster or the one at `ray_address`; on_progress is called as each conversation
     finishes. Mistakes the caller can fix raise `agents.errors.UserError` before any model call.
+    `generate` blocks until the run ends; `agenerate` is the same for callers inside an event loop.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise RuntimeError("generate() cannot run inside a running event loop; use `await agenerate(...)`")
-    request = _request(scenario, n=n, out=out, models=models, seed=seed, concurrency=concurrency,
-                       max_failures=max_failures, executor=executor, workers=workers, ray_address=ray_address)
-    prepared = prepare_run(request, hub_mode=few_shot)
-    summary = asyncio.run(execute_run(prepared, on_progress or _ignore))
-    return RunResult(summary, read_run(summary.out_dir))
-
-
-async def agenerate(
-    scenario: str | Path = "multiparty",
-    *,
-    n: int | None = None,
-    out: str | Path | None = None,
-    models: str | Path | None = None,
-    seed: int = 0,
-    concurrency: int = 1,
-    few_shot: HubMode | None = None,
-    max_failures: int | None = None,
-    executor: Executor = "local",
-    workers: int | None = None,
-    ray_address: str | None = None,
-    on_progress: OnProgress | None = None,
-) -> RunResult:
-    """`generate` for callers inside an event loop; the same arguments."""
     request = _request(scenario, n=n, out=out, models=models, seed=seed, concurrency=concurrency,
                        max_failures=max_failures, executor=executor, workers=workers, ray_address=ray_address)
     # The checks before the first model call block (endpoint probes; a grammar check loads the
@@ -141,3 +114,6 @@ async def agenerate(
 
 def _ignore(progress: Progress) -> None:
     pass
+
+
+generate = blocking(agenerate, "generate")

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +14,10 @@ from autogen_core.models import CreateResult
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from agents.schemas import Experience
-from orchestrator.config import ModelsConfig
+from orchestrator.config import ModelsConfig, load_models, load_scenario
 from orchestrator.models.hub import ModelHub
 from orchestrator.models.local import LOCAL_MODEL_INFO
+from orchestrator.prepare import RunRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -23,6 +28,23 @@ PREFLIGHT_REQUESTS = 2
 
 def load_experience(name: str = "foundation/experience_three.json") -> Experience:
     return Experience.model_validate(json.loads((FIXTURES / name).read_text()))
+
+
+def python_in_checkout(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `python -c code` in a new interpreter from `cwd`, importing this checkout (not whichever
+    one is installed)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def tiny_request(tmp_path: Path, *, n: int, seed: int, **changes: Any) -> RunRequest:
+    """A request for the tiny test scenario (tests/fixtures/foundation/tiny.yaml) with the default
+    models, writing to tmp_path/run; `changes` replace any other field."""
+    scenario, path = load_scenario(str(FIXTURES / "foundation" / "tiny.yaml"))
+    models, models_path = load_models(None)
+    request = RunRequest(scenario=scenario, scenario_path=path, models=models, models_path=models_path,
+                         num_conversations=n, out_dir=tmp_path / "run", seed=seed, command_line=("test",))
+    return replace(request, **changes)
 
 
 def replay(outputs: list[str]) -> ReplayChatCompletionClient:

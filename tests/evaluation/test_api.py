@@ -4,17 +4,14 @@ when asked; `aevaluate_runs` inside an event loop; `import evaluation` loads not
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import evaluation
 from agents.errors import UserError
-from tests.helpers import FIXTURES, ROOT
+from tests.helpers import FIXTURES, python_in_checkout
 
 
 @pytest.fixture
@@ -69,7 +66,5 @@ def test_importing_the_package_loads_nothing(tmp_path: Path) -> None:
         "assert not [m for m in sys.modules if m.startswith(('evaluation.', 'orchestrator'))], 'eager import'\n"
         "from evaluation import evaluate_run, evaluate_runs, aevaluate_runs\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout, not whichever one is installed
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = python_in_checkout(code, tmp_path)
     assert done.returncode == 0, done.stderr

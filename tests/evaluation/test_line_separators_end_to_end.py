@@ -14,11 +14,10 @@ import pytest
 
 import run
 from agents.schemas import Experience
-from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import execute_run
-from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator.prepare import prepare_run
 from orchestrator.store.layout import CONVERSATIONS
-from tests.helpers import FIXTURES, replay, replay_hub
+from tests.helpers import FIXTURES, replay, replay_hub, tiny_request
 
 SEPARATORS = ("\u2028", "\u2029", "\u0085")
 REPLIES = [f"first half{sep}second half of reply {i}" for i in range(60) for sep in SEPARATORS[i % 3:i % 3 + 1]]
@@ -28,11 +27,7 @@ REPLIES = [f"first half{sep}second half of reply {i}" for i in range(60) for sep
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp_path = tmp_path_factory.mktemp("separators")
     experience = Experience.model_validate(json.loads((FIXTURES / "foundation" / "experience_three.json").read_text()))
-    scenario, path = load_scenario(str(FIXTURES / "foundation" / "tiny.yaml"))
-    models, models_path = load_models(None)
-    request = RunRequest(scenario=scenario, scenario_path=path, models=models, models_path=models_path,
-                         num_conversations=3, out_dir=tmp_path / "run", seed=1, command_line=("test",))
-    prepared = prepare_run(request)
+    prepared = prepare_run(tiny_request(tmp_path, n=3, seed=1))
     prepared.models = replay_hub(tmp_path, {
         "experience_generator": replay([json.dumps(experience.model_dump())] * 3),
         "persona": replay(REPLIES),

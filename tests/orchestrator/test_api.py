@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +13,7 @@ import pytest
 import orchestrator
 from agents.errors import UserError
 from orchestrator.driver import Progress
-from tests.helpers import FIXTURES, ROOT
+from tests.helpers import FIXTURES, python_in_checkout
 from tests.sim_endpoint import models_yaml, running_endpoint
 
 
@@ -83,9 +80,7 @@ def test_importing_the_package_loads_no_submodule_and_works_from_any_directory(t
         "from orchestrator import generate, RunRequest, RunSummary, execute_run, read_run\n"
         "print(generate.__module__)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout, not whichever one is installed
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = python_in_checkout(code, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "orchestrator.api"
 

@@ -10,22 +10,16 @@ import pytest
 
 from agents.errors import UserError
 from agents.schemas import Experience
-from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import execute_run, repeated_rejection
 from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, FAILURES, HUB, MANIFEST, transcript_path
 from orchestrator.store.records import ConversationRecord, FailureRecord
-from tests.helpers import FIXTURES, replay, replay_hub
+from tests.helpers import replay, replay_hub, tiny_request
 
 
 def request(tmp_path: Path, n: int = 3) -> RunRequest:
-    scenario, path = load_scenario(str(FIXTURES / "foundation" / "tiny.yaml"))
-    models, models_path = load_models(None)
-    return RunRequest(
-        scenario=scenario, scenario_path=path, models=models, models_path=models_path,
-        num_conversations=n, out_dir=tmp_path / "run", seed=5, command_line=("run.py", "--test"),
-    )
+    return tiny_request(tmp_path, n=n, seed=5, command_line=("run.py", "--test"))
 
 
 async def test_run_writes_records_transcripts_hub_and_manifest(tmp_path: Path, experience: Experience) -> None:

@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from agents.schemas import Experience
-from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import Driver
 from orchestrator.executors.local import LocalExecutor
 from orchestrator.job import JobResult, plan_job, run_job
-from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator.prepare import prepare_run
 from orchestrator.store.writer import RunStore
-from tests.helpers import FIXTURES, replay, replay_hub
+from tests.helpers import replay, replay_hub, tiny_request
 
 _WRITES: list[tuple[str, str]] = []
 _WATCHING = False
@@ -50,11 +49,8 @@ def _comparable(result: JobResult) -> dict[str, Any]:
 
 async def test_a_job_is_a_pure_function_of_its_inputs(tmp_path: Path, experience: Experience) -> None:
     global _WATCHING
-    scenario, path = load_scenario(str(FIXTURES / "foundation" / "tiny.yaml"))
-    models, models_path = load_models(None)
-    prepared = prepare_run(RunRequest(scenario=scenario, scenario_path=path, models=models,
-                                      models_path=models_path, num_conversations=1, out_dir=tmp_path / "run",
-                                      seed=5))
+    prepared = prepare_run(tiny_request(tmp_path, n=1, seed=5, command_line=()))
+    scenario = prepared.request.scenario
     driver = Driver(prepared, RunStore(tmp_path / "unused"), LocalExecutor(prepared.models, concurrency=1),
                     lambda p: None)
     shots = prepared.hub.sample()

@@ -12,13 +12,12 @@ import pytest
 
 import run
 from agents.schemas import Experience
-from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import execute_run
-from orchestrator.prepare import RunRequest, prepare_run
+from orchestrator.prepare import prepare_run
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS
 from orchestrator.store.records import ConversationRecord
-from tests.helpers import FIXTURES, replay, replay_hub
+from tests.helpers import replay, replay_hub, tiny_request
 
 GROUPS = [["李雷", "Ёжик Петров", "نور"], ["שירה", "Ζωή", "!!"], ["สมชาย", "विजय", "..."]]
 OPENAI_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
@@ -38,11 +37,7 @@ def renamed(experience: Experience, names: list[str]) -> str:
 
 @pytest.fixture
 def run_dir(tmp_path: Path, experience: Experience) -> Path:
-    scenario, path = load_scenario(str(FIXTURES / "foundation" / "tiny.yaml"))
-    models, models_path = load_models(None)
-    request = RunRequest(scenario=scenario, scenario_path=path, models=models, models_path=models_path,
-                         num_conversations=3, out_dir=tmp_path / "run", seed=3, command_line=("test",))
-    prepared = prepare_run(request)
+    prepared = prepare_run(tiny_request(tmp_path, n=3, seed=3))
     prepared.models = replay_hub(tmp_path, {
         "experience_generator": replay([renamed(experience, names) for names in GROUPS]),
         "persona": replay([f"line {i} about the bakery and the storm" for i in range(60)]),

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
-import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -15,7 +13,7 @@ import pytest
 
 from orchestrator.cli import generation
 from orchestrator.cli.main import build_parser, main
-from tests.helpers import ROOT
+from tests.helpers import ROOT, python_in_checkout
 
 SUBCOMMANDS = ("generate", "evaluate", "personas", "inspect", "report", "export")
 
@@ -135,7 +133,5 @@ def test_building_the_command_line_is_what_imports_evaluation(tmp_path: Path) ->
         "cli.build_parser()\n"
         "assert 'evaluation.cli' in sys.modules and 'autogen_core' not in sys.modules\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = python_in_checkout(code, tmp_path)
     assert done.returncode == 0, done.stderr

@@ -5,25 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from agents.schemas import Experience
-from orchestrator.config import load_models, load_scenario
 from orchestrator.driver import RunSummary, execute_run
 from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, FAILURES, MANIFEST, RETRIED_FAILURES, set_aside_name
 from orchestrator.store.records import ConversationRecord
-from tests.helpers import FIXTURES, replay, replay_hub
+from tests.helpers import replay, replay_hub, tiny_request
 
 
 def _request(tmp_path: Path, n: int, **changes: object) -> RunRequest:
-    scenario, path = load_scenario(str(FIXTURES / "foundation" / "tiny.yaml"))
-    models, models_path = load_models(None)
-    request = RunRequest(scenario=scenario, scenario_path=path, models=models, models_path=models_path,
-                         num_conversations=n, out_dir=tmp_path / "run", seed=5, command_line=("test",))
-    return replace(request, **changes)  # type: ignore[arg-type]
+    return tiny_request(tmp_path, n=n, seed=5, **changes)
 
 
 def _run(tmp_path: Path, request: RunRequest, experiences: list[str]) -> RunSummary:
