@@ -12,11 +12,11 @@ from collections.abc import Iterable, Sequence
 
 from agents.language_check import language_drift
 from agents.speech_rules import repeated_opening, speech_problems
-from agents.word_lists import words
+from agents.word_lists import word_set, words
 
 # Prompt, schema and chat-template text that must never appear in a spoken line.
 LEAK_MARKERS = (
-    "as an ai", "an ai language model", "i am an ai", "i'm an ai", "not an ai", "language model",
+    "as an ai", "an ai language model", "i am an ai", "i'm an ai", "not an ai", "being an ai", "language model",
     "ai assistant", "<|im_start|>", "<|im_end|>", "<|endoftext|>", '{"', "next_speaker",
     "situation:", "topic:", "rules:", "speak only as", "speech style:", "long ago:",
 )
@@ -38,6 +38,13 @@ def leak_problems(text: str, speaker_labels: Iterable[str]) -> list[str]:
             break
     problems += [repr(marker) for marker in LEAK_MARKERS if marker in lowered]
     return problems
+
+
+def avoided_openings(speaker: str) -> list[str]:
+    """Words a reply must not open with, for decoders that can keep it from them: the speaker's
+    own name ("Bao, I'm glad..." said by Bao) and the stage labels ("Situation 2."), capitalised
+    as a line would open with them."""
+    return [speaker, *sorted(label.capitalize() for label in word_set("stage_labels"))]
 
 
 def reply_findings(text: str, *, speaker_labels: Iterable[str], earlier: Iterable[str], speaker: str = "",

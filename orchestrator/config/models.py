@@ -128,6 +128,10 @@ class GenerationSettings(_Strict):
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     # llama.cpp only (embedded backend): multiplicative penalty on recently used tokens.
     repeat_penalty: float | None = Field(default=None, ge=1, le=2)
+    # llama.cpp only (embedded backend, extending engine): DRY ("don't repeat yourself") penalty
+    # on a token that would extend a span already in the context, the prompt included; stops a
+    # small model from copying its examples word for word. 0 is off; the stock path ignores it.
+    dry_multiplier: float | None = Field(default=None, ge=0, le=5)
     # llama.cpp only: a GBNF grammar every reply of this role must follow (constrained decoding);
     # checked against the loaded model before the run starts.
     grammar: str | None = None
@@ -141,6 +145,7 @@ class RoleSettings(_Strict):
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
     repeat_penalty: float | None = None
+    dry_multiplier: float | None = None
     grammar: str | None = None
 
     def sampling_args(self, *, local: bool) -> dict[str, float | int | str]:
@@ -154,6 +159,7 @@ class RoleSettings(_Strict):
         }
         if local:
             args["repeat_penalty"] = self.repeat_penalty
+            args["dry_multiplier"] = self.dry_multiplier
             args["grammar"] = self.grammar
         return {k: v for k, v in args.items() if v is not None}
 
@@ -205,6 +211,7 @@ class ModelsConfig(_Strict):
             frequency_penalty=pick("frequency_penalty", None),  # type: ignore[arg-type]
             presence_penalty=pick("presence_penalty", None),  # type: ignore[arg-type]
             repeat_penalty=pick("repeat_penalty", None),  # type: ignore[arg-type]
+            dry_multiplier=pick("dry_multiplier", None),  # type: ignore[arg-type]
             grammar=pick("grammar", None),  # type: ignore[arg-type]
         )
 

@@ -63,6 +63,8 @@ class ExtendingEngine:
         self._candidates = CandidateArray(llm.n_vocab())
         self._ledger = ledger or ReadOnceLedger()
         self._live_saved = True  # the live context is already in the state cache (or empty)
+        self._vocab_texts: list[str] | None = None
+        self._opening_ids: dict[tuple[str, ...], np.ndarray] = {}
 
     # -- prompts ---------------------------------------------------------------------------------
 
@@ -73,6 +75,21 @@ class ExtendingEngine:
                                    special=True)
         stop = formatted.stop if isinstance(formatted.stop, list) else [formatted.stop] if formatted.stop else []
         return tokens, stop
+
+    def opening_token_ids(self, words: tuple[str, ...]) -> np.ndarray:
+        """Tokens a text opening with one of `words` would start with: the first token of the
+        word as the tokenizer writes it (with and without a leading space: "B" for "Bao") and any
+        token of 3 or more characters that is a prefix of it ("Bao"). Shorter prefixes stay
+        allowed, since they start ordinary words too ("To" for "Topic", "A" for "Act")."""
+        if words not in self._opening_ids:
+            if self._vocab_texts is None:  # 49k detokenisations, once per engine
+                self._vocab_texts = [self.token_text(i).strip() for i in range(self.llm.n_vocab())]
+            banned = {tokens[0] for w in words for form in (w, " " + w)
+                      if (tokens := self.llm.tokenize(form.encode("utf-8"), add_bos=False, special=False))}
+            banned |= {i for i, text in enumerate(self._vocab_texts)
+                       if len(text) >= 3 and any(w.startswith(text) for w in words)}
+            self._opening_ids[words] = np.array(sorted(banned), dtype=np.int32)
+        return self._opening_ids[words]
 
     # -- the context -----------------------------------------------------------------------------
 
@@ -133,7 +150,10 @@ class ExtendingEngine:
         room = self.llm.n_ctx() - len(prompt_tokens)
         limit = room if not max_tokens or max_tokens <= 0 else min(max_tokens, room)
         sampler = TokenSampler(vocab=self.llm._model.vocab, candidates=self._candidates, sampling=sampling,
-                               grammar=grammar, shortlist=self.shortlist)
+                               grammar=grammar, shortlist=self.shortlist, context=prompt_tokens,
+                               dry_window=self.llm.n_ctx(),
+                               banned_first=self.opening_token_ids(sampling.avoid_openings)
+                               if sampling.avoid_openings else None)
         stops = [s.encode("utf-8") for s in stop if s]
         completion: list[int] = []
         finish: Literal["stop", "length"] = "length"
@@ -199,5 +219,7 @@ def sampling_from(args: dict[str, Any]) -> Sampling:
         repeat_penalty=float(args.get("repeat_penalty", defaults.repeat_penalty)),
         frequency_penalty=float(args.get("frequency_penalty", defaults.frequency_penalty)),
         presence_penalty=float(args.get("presence_penalty", defaults.presence_penalty)),
+        dry_multiplier=float(args.get("dry_multiplier", defaults.dry_multiplier)),
+        avoid_openings=tuple(str(w) for w in args.get("avoid_openings", ()) if str(w).strip()),
         seed=int(seed) if seed is not None else random.randint(0, 2**32 - 1),
     )

@@ -261,11 +261,17 @@ class ModelHub:
             self._settings[role] = self.config.settings_for(role)
         return self._settings[role]
 
-    def client(self, role: Role, *, agent: str, transcript: Transcript, seed: int) -> RecordingClient:
+    def client(self, role: Role, *, agent: str, transcript: Transcript, seed: int,
+               avoid_openings: Sequence[str] = ()) -> RecordingClient:
+        """The role's client for one agent. `avoid_openings`: words its replies must not open
+        with (a persona's own name), masked on the first token by the embedded engine; elsewhere
+        the reply checks catch them."""
         settings = self._role_settings(role)
         inner = self._shared_client(role, name_prefixes=role == "persona")
+        local = self.has_grammar(role)
         return RecordingClient(inner, role=role, agent=agent, settings=settings, transcript=transcript, seed=seed,
-                               local=self.has_grammar(role), prices=self.config.backends[settings.backend].prices)
+                               local=local, prices=self.config.backends[settings.backend].prices,
+                               call_args={"avoid_openings": list(avoid_openings)} if local and avoid_openings else {})
 
     def logprob_client(self, role: Role) -> LogprobClient:
         """The role's text and first-token-logprob calls (the G-Eval judge's), on the same

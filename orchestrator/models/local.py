@@ -41,13 +41,14 @@ from autogen_core.models import (
 )
 from autogen_core.tools import Tool, ToolSchema
 from autogen_ext.models.llama_cpp import LlamaCppChatCompletionClient
-from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
+from llama_cpp.llama_grammar import LlamaGrammar
 from pydantic import BaseModel
 
 from agents.errors import ConfigError, EndpointError
 from orchestrator.models.chat_layout import ChatLayout, append_only_layout, measured_layout
 from orchestrator.models.engine_counts import CallCounts, EngineTotals, EngineUsage, ReadOnceLedger
 from orchestrator.models.extending_engine import ExtendingEngine, sampling_from
+from orchestrator.models.schema_grammar import schema_grammar
 from orchestrator.models.stock_path import StockPath
 from orchestrator.models.thread_policy import AdaptiveThreads
 
@@ -154,12 +155,10 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
         self._grammar(text)
 
     def _schema_grammar(self, schema: Mapping[str, Any] | None) -> str:
-        """The GBNF llama-cpp-python's chat handler derives from a response_format schema."""
-        if schema is None:
-            return JSON_GBNF
+        """The GBNF for a response_format schema (orchestrator/models/schema_grammar.py), built once."""
         key = json.dumps(schema, sort_keys=True)
         if key not in self._schema_grammars:
-            self._schema_grammars[key] = json_schema_to_gbnf(json.dumps(schema))
+            self._schema_grammars[key] = schema_grammar(schema)
         return self._schema_grammars[key]
 
     def _locked(self, call: Callable[[], T]) -> T:

@@ -53,6 +53,7 @@ class RecordingClient(WrappingClient):
         send_seed: bool = True,
         local: bool = False,
         prices: Prices | None = None,
+        call_args: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(inner)
         self._local = local
@@ -65,7 +66,7 @@ class RecordingClient(WrappingClient):
         self._send_seed = send_seed
         self._calls = 0
         self._usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
-        self._sampling = settings.sampling_args(local=local)  # the same for every call
+        self._sampling = {**settings.sampling_args(local=local), **(call_args or {})}  # the same for every call
 
     def _call_args(self, extra: Mapping[str, Any]) -> dict[str, Any]:
         args: dict[str, Any] = dict(self._sampling)

@@ -17,6 +17,7 @@ exactly as llama-cpp-python does.
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,20 @@ class Sampling:
     frequency_penalty: float = 0.0
     presence_penalty: float = 0.0
     penalty_last_n: int = 64
+    # DRY ("don't repeat yourself", llama.cpp's sampler): penalises a token that would extend a
+    # span already in the context, the prompt included; 0 turns it off. Spans never cross a
+    # sequence breaker, so JSON's quotes and colons keep the structure out of it and only text
+    # inside strings counts.
+    dry_multiplier: float = 0.0
+    dry_base: float = 1.75
+    dry_allowed_length: int = 2
+    # words the text must not open with (a persona's own name: "Bao, I'm glad..." said by Bao)
+    avoid_openings: tuple[str, ...] = ()
     seed: int = 0
+
+
+DRY_SEQUENCE_BREAKERS = ("\n", ":", '"', "*")
+BANNED_OPENING_PENALTY = 1e4
 
 
 class CandidateArray:
@@ -84,7 +98,8 @@ class TokenSampler:
     """The sampler of one generation: owns its llama.cpp samplers, freed by close()."""
 
     def __init__(self, *, vocab: llama_cpp.llama_vocab_p, candidates: CandidateArray, sampling: Sampling,
-                 grammar: str | None, shortlist: bool = True) -> None:
+                 grammar: str | None, shortlist: bool = True, context: Sequence[int] = (),
+                 dry_window: int = 8192, banned_first: np.ndarray | None = None) -> None:
         self._candidates = candidates
         self._shortlist = shortlist
         self.fallbacks = 0  # steps where no shortlisted token was allowed
@@ -93,6 +108,14 @@ class TokenSampler:
         self._owned: list[llama_cpp.llama_sampler_p] = []
         self._penalties = self._own(llama_cpp.llama_sampler_init_penalties(
             candidates.n_vocab, s.penalty_last_n, s.repeat_penalty, s.frequency_penalty, s.presence_penalty))
+        self._banned_first = banned_first if banned_first is not None and banned_first.size else None
+        self._dry = None
+        if s.dry_multiplier > 0:
+            breakers = (ctypes.c_char_p * len(DRY_SEQUENCE_BREAKERS))(*(b.encode() for b in DRY_SEQUENCE_BREAKERS))
+            self._dry = self._own(llama_cpp.llama_sampler_init_dry(
+                vocab, s.dry_multiplier, s.dry_base, s.dry_allowed_length, dry_window, breakers, len(breakers)))
+            for token in context:  # the prompt is context: copying from it is penalised too
+                llama_cpp.llama_sampler_accept(self._dry, token)
         self._grammar = None
         if grammar is not None:
             self._grammar = self._own(llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode(), b"root"))
@@ -117,18 +140,35 @@ class TokenSampler:
     def _apply(self, sampler: llama_cpp.llama_sampler_p) -> None:
         llama_cpp.llama_sampler_apply(sampler, ctypes.byref(self._candidates.array))
 
-    def sample(self, logits: np.ndarray) -> int:
-        self.steps += 1
+    def _penalise(self, logits: np.ndarray) -> None:
+        if self._banned_first is not None and self.steps <= 1:
+            # finite, so a grammar that allows nothing else can still take it
+            logits = logits.copy()
+            logits[self._banned_first] -= BANNED_OPENING_PENALTY
         self._candidates.fill(logits)
         self._apply(self._penalties)
+        if self._dry is not None:
+            self._apply(self._dry)
+
+    def penalised(self, logits: np.ndarray) -> np.ndarray:
+        """The logits after the repetition penalties and DRY, by token id (for inspection)."""
+        self._penalise(logits)
+        size = int(self._candidates.array.size)
+        data = np.ctypeslib.as_array(self._candidates.array.data, shape=(size,))
+        out = np.empty(self._candidates.n_vocab, dtype=np.float32)
+        out[data["id"]] = data["logit"]
+        return out
+
+    def sample(self, logits: np.ndarray) -> int:
+        self.steps += 1
+        self._penalise(logits)
         if self._grammar is not None:
             if self._shortlist:
                 self._apply(self._shortlist_k)
                 self._apply(self._grammar)
                 if not self._candidates.any_allowed():
                     self.fallbacks += 1
-                    self._candidates.fill(logits)
-                    self._apply(self._penalties)
+                    self._penalise(logits)
                     self._apply(self._grammar)
             else:
                 self._apply(self._grammar)
@@ -142,6 +182,8 @@ class TokenSampler:
     def accept(self, token: int) -> None:
         """Advance the penalties' history and the grammar's state past the chosen token."""
         llama_cpp.llama_sampler_accept(self._penalties, token)
+        if self._dry is not None:
+            llama_cpp.llama_sampler_accept(self._dry, token)
         if self._grammar is not None:
             llama_cpp.llama_sampler_accept(self._grammar, token)
 

@@ -33,8 +33,14 @@ def _evaluated_tokens(llm: llama_cpp.Llama) -> np.ndarray:
     return np.asarray(llm.input_ids[: llm.n_tokens], dtype=np.int32).copy()
 
 
+# Settings only the extending engine's sampler has: llama-cpp-python's chat completion exposes
+# neither llama.cpp's DRY sampler nor a mask on the first token, so this path decodes without them.
+ENGINE_ONLY_SETTINGS = ("dry_multiplier", "avoid_openings")
+
+
 def _chat(llm: llama_cpp.Llama, messages: list[dict[str, str]], args: dict[str, Any]) -> Any:
-    return llm.create_chat_completion(messages=messages, stream=False, **args)  # type: ignore[arg-type]
+    stock_args = {k: v for k, v in args.items() if k not in ENGINE_ONLY_SETTINGS}
+    return llm.create_chat_completion(messages=messages, stream=False, **stock_args)  # type: ignore[arg-type]
 
 
 def prompt_eval_ms(llm: llama_cpp.Llama) -> float:

@@ -15,7 +15,7 @@ from autogen_agentchat.messages import TextMessage
 from agents.group_chat import OPENING_SOURCE, build_group_chat, opening_messages
 from agents.persona_agent import build_persona_agent
 from agents.prompting import PromptTemplate, render
-from agents.reply_check import reply_findings
+from agents.reply_check import avoided_openings, reply_findings
 from agents.schemas import Experience, Turn
 from agents.speaker_ids import speaker_ids
 from agents.speaker_selection import eligible_speakers
@@ -55,7 +55,8 @@ async def run_group_chat(
         slug = ids[participant.name]
         check = functools.partial(_reply_findings, labels=[*display, *names], speaker=participant.name, names=names)
         client = CheckedReplyClient(
-            models.client("persona", agent=slug, transcript=transcript, seed=seed * 31 + offset),
+            models.client("persona", agent=slug, transcript=transcript, seed=seed * 31 + offset,
+                          avoid_openings=avoided_openings(participant.name)),
             check=check, attempts=scenario.reply_attempts, agent=slug, transcript=transcript,
         )
         agent = build_persona_agent(

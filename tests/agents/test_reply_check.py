@@ -131,3 +131,15 @@ def test_a_reply_in_another_language_is_sampled_again_with_its_rules_recorded() 
     assert asyncio.run(client.create(messages)).content == "Fine, give me five minutes."
     rejected = [(e["rules"], e["kept"]) for e in transcript.events if e["event"] == "reply_rejected"]
     assert rejected == [(["language"], False), (["stage_text"], False)]
+
+
+def test_a_reply_is_kept_from_opening_with_its_speakers_name_or_a_stage_label() -> None:
+    from agents.reply_check import avoided_openings
+
+    words = avoided_openings("Bao")
+    assert words[0] == "Bao" and {"Situation", "Scene", "Topic"} <= set(words)
+    # the reply check rejects both openings too, where no decoder keeps a reply from them
+    assert reply_findings("Bao, I'm glad you came.", speaker_labels=[], earlier=[], speaker="Bao",
+                          names=["Bao", "Joy"])
+    assert reply_findings("Situation 2. We meet at the park.", speaker_labels=[], earlier=[], speaker="Bao",
+                          names=["Bao", "Joy"])

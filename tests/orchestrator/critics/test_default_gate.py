@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,8 @@ class ScriptedModels:
         self.experiences = [experience(i) for i in range(len(TOPICS))]
         self.persona_clients = 0
 
-    def client(self, role: str, *, agent: str, transcript: Transcript, seed: int) -> RecordingClient:
+    def client(self, role: str, *, agent: str, transcript: Transcript, seed: int,
+               avoid_openings: Sequence[str] = ()) -> RecordingClient:
         if role == "experience_generator":
             replies = [self.experiences.pop(0)]
         elif role == "persona":

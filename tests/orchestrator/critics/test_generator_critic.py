@@ -7,6 +7,7 @@ import asyncio
 import copy
 import json
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,8 @@ class ScriptedModels:
         self.persona_clients = 0
         self.interrupt_at = interrupt_at_persona_client
 
-    def client(self, role: str, *, agent: str, transcript: Transcript, seed: int) -> RecordingClient:
+    def client(self, role: str, *, agent: str, transcript: Transcript, seed: int,
+               avoid_openings: Sequence[str] = ()) -> RecordingClient:
         if role == "persona" and self.persona_clients == self.interrupt_at:
             raise asyncio.CancelledError  # the run is stopped in the middle of an experience's candidates
         if role == "experience_generator":

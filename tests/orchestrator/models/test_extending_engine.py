@@ -15,6 +15,7 @@ from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 from agents.schemas import speaker_choice_schema
 from orchestrator.models.extending_engine import ExtendingEngine, sampling_from
 from orchestrator.models.local import bundled_model_path
+from orchestrator.models.shortlist_sampling import CandidateArray, TokenSampler
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +115,57 @@ def test_next_token_logprobs_match_the_logits_all_engine(engine: ExtendingEngine
         assert counts.completion_tokens == 0 and counts.evaluated == len(prompt)
     finally:
         stock.close()
+
+
+def _longest_shared_run(a: list[int], b: list[int]) -> int:
+    best = 0
+    for i in range(len(a)):
+        for j in range(len(b)):
+            k = 0
+            while i + k < len(a) and j + k < len(b) and a[i + k] == b[j + k]:
+                k += 1
+            best = max(best, k)
+    return best
+
+
+def test_dry_penalises_extending_a_span_of_the_prompt_by_its_length(engine: ExtendingEngine) -> None:
+    span = engine.llm.tokenize(b" The old man drove the last night train on the coastal line", add_bos=False)
+    vocab_size = engine.llm.n_vocab()
+    sampling = sampling_from({"temperature": 0.0, "seed": 1, "dry_multiplier": 0.8})
+    for copied in (1, 2, 4, 6):
+        sampler = TokenSampler(vocab=engine.llm._model.vocab, candidates=CandidateArray(vocab_size), sampling=sampling,
+                               grammar=None, context=[*span, 11])  # the span is in the prompt, then a comma
+        for token in span[:copied]:
+            sampler.accept(token)  # the reply so far repeats the span's first tokens
+        logits = sampler.penalised(np.zeros(vocab_size, dtype=np.float32))
+        sampler.close()
+        # the token that would make the repeat copied+1 long costs 0.8 * 1.75^(copied - 2) once the
+        # repeat is longer than the 2 tokens DRY allows
+        expected = 0.0 if copied < 2 else 0.8 * 1.75 ** (copied - 2)
+        assert logits[span[copied]] == pytest.approx(-expected, abs=1e-4), copied
+        assert np.count_nonzero(logits) == (1 if expected else 0)
+
+
+def test_dry_breaks_off_a_copy_the_model_would_make(engine: ExtendingEngine) -> None:
+    line = "The old man drove the last night train on the coastal line before it closed for good."
+    ask = [{"role": "user", "content": f"Repeat this sentence exactly: {line}"}]
+    prompt, stop = engine.chat_prompt(ask)
+    span = engine.llm.tokenize(line.encode(), add_bos=False)
+    plain = engine.complete(prompt, sampling=GREEDY, max_tokens=30, stop=stop)
+    dry = engine.complete(prompt, sampling=sampling_from({"temperature": 0.0, "seed": 1, "dry_multiplier": 0.8}),
+                          max_tokens=30, stop=stop)
+    assert _longest_shared_run(plain.tokens, span) >= 10  # the model copies when nothing stops it
+    assert _longest_shared_run(dry.tokens, span) < _longest_shared_run(plain.tokens, span)
+
+
+def test_a_reply_cannot_open_with_an_avoided_name(engine: ExtendingEngine) -> None:
+    ask = [{"role": "system", "content": "You are Bao."},
+           {"role": "user", "content": "Start with your own name and a comma, like 'Bao, ...'. How are you?"}]
+    prompt, stop = engine.chat_prompt(ask)
+    plain = engine.complete(prompt, sampling=GREEDY, max_tokens=12, stop=stop)
+    avoiding = sampling_from({"temperature": 0.0, "seed": 1, "avoid_openings": ["Bao"]})
+    avoided = engine.complete(prompt, sampling=avoiding, max_tokens=12, stop=stop)
+    assert plain.text.lstrip().startswith("Bao")  # what the model does when nothing stops it
+    assert avoided.text.strip() and not avoided.text.lstrip().startswith("B")
+    banned = {engine.token_text(int(t)).strip() for t in engine.opening_token_ids(("Bao", "Topic"))}
+    assert {"B", "Topic", "Top"} <= banned and not banned & {"Ba", "To", "T"}  # short prefixes open other words

@@ -12,7 +12,7 @@ from autogen_core.models import CreateResult, RequestUsage, SystemMessage, UserM
 
 from agents.errors import ConfigError
 from agents.schemas import speaker_choice_schema
-from orchestrator.config import ModelsConfig, load_models, load_scenario
+from orchestrator.config import ModelsConfig, Role, load_models, load_scenario
 from orchestrator.driver import execute_run
 from orchestrator.models.hub import ModelHub
 from orchestrator.models.local import LOCAL_MODEL_INFO
@@ -215,3 +215,27 @@ async def test_a_generator_critic_run_goes_through_the_mode(tmp_path: Path, mode
     # the experience generator, the speaker selector and the critics all asked for structured output
     assert {e["role"] for e in structured} == {"experience_generator", "selector", "critic"}
     assert all(isinstance(json.loads(e["reply"]), dict) for e in structured)
+
+
+async def test_avoided_openings_go_only_to_the_embedded_engine(tmp_path: Path) -> None:
+    dummy = tmp_path / "dummy.gguf"
+    dummy.write_bytes(b"GGUF")
+    config = ModelsConfig.model_validate({
+        "backends": {"embedded": {"type": "local", "model_path": str(dummy)},
+                     "srv": {"type": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1",
+                             "model_info": {"family": "unknown"}}},
+        "default": {"backend": "embedded"},
+        "roles": {"critic": {"backend": "srv"}},
+        "cache": {"store": "off"},
+    })
+    hub = ModelHub(config, tmp_path / "models.yaml", seed=0)
+    local, remote = Capturing("Hello there."), Capturing("Fine.")
+    hub.install_client("embedded", local)  # type: ignore[arg-type]
+    hub.install_client("srv", remote)  # type: ignore[arg-type]
+    roles: list[tuple[Role, Capturing]] = [("persona", local), ("critic", remote)]
+    for role, inner in roles:
+        client = hub.client(role, agent="bao", transcript=Transcript(), seed=1, avoid_openings=["Bao", "Situation"])
+        await client.create([SystemMessage(content="You are Bao."), UserMessage(content="Hi!", source="Joy")])
+        sent = inner.calls[-1]["extra_create_args"]
+        # a remote server has no first-token mask; the reply checks catch a self-address there
+        assert sent.get("avoid_openings") == (["Bao", "Situation"] if inner is local else None)
