@@ -3,7 +3,7 @@ decoding beside the cross-field rules (agents/schemas.py `experience_findings`);
 express them. Each rule is a small pure function returning its problems (empty: none):
 
 - `debris`: template or JSON left in a field ("{{", "{{', 'topic:Sitting in...", "person_a"),
-  or a placeholder value ("string", "N/A");
+  a placeholder value ("string", "N/A"), or a value with no letters at all (a quality ",");
 - `clones`: two participants with the same value in a whole field (speech style, lifestyle,
   a memory, the list of qualities when it has two or more): the same person twice under two names;
 - `not_a_sentence`: a situation or topic that is no text of its own: too few words, no word
@@ -72,6 +72,8 @@ def debris(value: str, *, is_name: bool = False) -> str | None:
     for field in word_set("schema_fields"):
         if re.search(rf"(?:^|[\s'\"]){re.escape(field)}\s*:", lowered):
             return f"carries a schema field name ({field + ':'!r} in {value.strip()[:50]!r})"
+    if not is_name and not any(char.isalpha() for char in value):
+        return f"has no words ({value.strip()[:20]!r})"
     return None
 
 

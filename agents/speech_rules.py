@@ -23,7 +23,8 @@ OPENING_WORDS = 3
 # Punctuation that ends a vocative or a list item: "Bao and Joy, I'm so glad" -> "Bao and Joy".
 _SEGMENT = re.compile(r"[,.!?;:()\"\u2014\u2013\u2026]+|\s-\s")
 _ASTERISK_ACTION = re.compile(r"\*[^*\n]+\*")
-_BRACKETED = re.compile(r"^\s*[(\[][^()\[\]]*[)\]]\s*$")
+# a line that opens with an aside in brackets: "(laughs)", "(Nikhil smiles) Ah, you are..."
+_BRACKETED = re.compile(r"^\s*[(\[][^()\[\]]*[^\W\d_][^()\[\]]*[)\]]")
 _NUMBER = re.compile(r"^(?:\d+|[ivx]+)$")
 _LABEL_COLON = re.compile(r"^\W*([^\W\d_]+)\s*(?:\d+|[ivx]+)?\s*:")
 
@@ -50,24 +51,33 @@ def stage_text(text: str, names: Iterable[str] = ()) -> str | None:
     if action:
         return f"describes an action between asterisks ({action.group(0)[:40]!r})"
     if _BRACKETED.match(text):
-        return f"is a bracketed stage direction ({text.strip()[:40]!r})"
-    subjects = name_words(names) | {"he", "she", "they"}
-    for first, verb, after in _narration_heads(text):
-        if first in subjects and verb in word_set("narration_verbs") and after in ("", "and"):
+        return f"opens with a bracketed stage direction ({text.strip()[:40]!r})"
+    known = name_words(names)
+    for subject, verb, after in _narration_heads(text, known):
+        if verb not in word_set("narration_verbs"):
+            continue
+        # "Joy smiles." / "She sighs and says"; a gesture after a participant's name is narration
+        # whatever follows ("Camille and Nasrin smiled at each other"), a speech verb with an
+        # object is reported speech ("Bao said she'd come")
+        if (subject and after in ("", "and")) or (subject == "name" and verb in word_set("gesture_verbs")):
             return f"narrates instead of speaking ({text.strip()[:40]!r})"
     return None
 
 
-def _narration_heads(text: str) -> list[tuple[str, str, str]]:
-    """(subject, verb, what follows) at the head of each sentence: "Joy smiles." -> (joy, smiles, "");
-    "Bao nods and says" -> (bao, nods, and); a verb followed by an object ("Joy said she'd come")
-    is reported speech, not narration."""
+def _narration_heads(text: str, known: set[str]) -> list[tuple[str, str, str]]:
+    """(subject kind, verb, what follows) at the head of each sentence, the subject being one or
+    more participants' names joined by "and" ("name") or a third-person pronoun ("pronoun"), else
+    "": "Joy smiles." -> (name, smiles, ""); "Bao and Joy nod and say" -> (name, nod, and)."""
     heads = []
     for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
-        segment = _SEGMENT.split(sentence)[0]
-        tokens = words(segment)
-        if len(tokens) >= 2:
-            heads.append((tokens[0], tokens[1], tokens[2] if len(tokens) > 2 else ""))
+        tokens = words(_SEGMENT.split(sentence)[0])
+        i = 0
+        while i < len(tokens) and (tokens[i].removesuffix("'s") in known or (i and tokens[i] == "and")):
+            i += 1
+        subject = "name" if i else "pronoun" if tokens[:1] and tokens[0] in {"he", "she", "they"} else ""
+        i = max(i, 1)
+        if len(tokens) > i:
+            heads.append((subject, tokens[i], tokens[i + 1] if len(tokens) > i + 1 else ""))
     return heads
 
 

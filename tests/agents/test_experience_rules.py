@@ -29,7 +29,8 @@ def test_clean_experiences_pass_every_rule(rule: str, index: int) -> None:
 
 
 @pytest.mark.parametrize("value", ["{{", "{{', 'topic:Sitting in the city of Tokyo", "}, {", "[\"kind\"]",
-                                   "Lives in person_a's flat", "topic: moving abroad", "N/A", "string", "<|im_end|>"])
+                                   "Lives in person_a's flat", "topic: moving abroad", "N/A", "string", "<|im_end|>",
+                                   ",", "42"])
 def test_template_and_json_debris(value: str) -> None:
     assert debris(value) is not None
 

@@ -37,14 +37,19 @@ def test_clean_conversation_repeats_no_opening() -> None:
 @pytest.mark.parametrize("line", ["Situation 2.", "Situation 3", "Scene: a kitchen.", "Act II.",
                                   "Situation 21, you can speak about your family.", "*smiles* Sure.",
                                   "(laughs)", "[pause]", "Bao nods.", "Joy smiles and says hello.",
-                                  "She sighs.", "2.", "..."])
+                                  "She sighs.", "2.", "...", "(Nikhil smiles) Ah, you are so creative.",
+                                  "(Nikhil's smile grows wider) I'm glad you're here.",
+                                  "Camille and Nasrin smiled at each other, as if the world was a dream.",
+                                  "Bao and Joy laughed at the joke."])
 def test_stage_text_is_not_speech(line: str) -> None:
     assert stage_text(line, NAMES) is not None
 
 
 @pytest.mark.parametrize("line", ["The scene at the station was chaos.", "Bao said she'd come later.",
                                   "I smiled when I saw it.", "Topics like that bore me.",
-                                  "Joy looks great today, doesn't she?", "My situation is simple: no money."])
+                                  "Joy looks great today, doesn't she?", "My situation is simple: no money.",
+                                  "Joy, I laughed so hard at your story.", "I told Bao (my cousin) about it.",
+                                  "Joy and I laughed about it all night."])
 def test_lines_that_mention_stage_words_are_still_speech(line: str) -> None:
     assert stage_text(line, NAMES) is None
 
