@@ -9,7 +9,10 @@ decode tok/s with and without grammar, the G-Eval judge's seconds per item on th
 conversations, and the workload's physical limit: completion tokens / decode rate + tokens that
 must be read at least once / prompt rate, both rates measured here (benchmarks/engine_rates.py,
 before and after the runs), with the ratio of wall time to it. Quality figures (run_quality.py)
-show whether the conversations are of the same kind.
+show whether the conversations are of the same kind. Since issue 15 the extending path also
+decodes with what the stock path lacks (the DRY setting of scenarios/models/local.yaml and the
+mask on a reply opening with its speaker's name); the figures in benchmarks/results/ were
+measured before that.
 
     .venv/bin/python -m benchmarks.throughput --scenario multiparty -n 3 --threads 2
 
