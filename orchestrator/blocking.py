@@ -1,8 +1,8 @@
 """A blocking twin of an async API function, for callers without an event loop.
 
-`generate = blocking(agenerate, "generate")` gives `generate(...)` the same parameters and
-types (and docstring) as `agenerate(...)`; it runs the coroutine with `asyncio.run` and, inside a running loop
-(Jupyter, an async service), refuses with a message naming the async function to await instead.
+`generate = blocking(agenerate, "generate")` gives `generate(...)` the parameters, types and
+docstring of `agenerate(...)`. It runs the coroutine with `asyncio.run`; inside a running loop
+(Jupyter, an async service) it refuses, naming the async function to await instead.
 """
 
 from __future__ import annotations
