@@ -3,11 +3,14 @@ decoding beside the cross-field rules (agents/schemas.py `experience_findings`);
 express them. Each rule is a small pure function returning its problems (empty: none):
 
 - `debris`: template or JSON left in a field ("{{", "{{', 'topic:Sitting in...", "person_a"),
-  a placeholder value ("string", "N/A"), or a value with no letters at all (a quality ",");
+  a placeholder value ("string", "N/A"), a value with no letters at all (a quality ","), or one
+  that opens with stray punctuation (")This conversation...");
 - `clones`: two participants with the same value in a whole field (speech style, lifestyle,
-  a memory, the list of qualities when it has two or more): the same person twice under two names;
+  a memory, the list of qualities when it has two or more), or a lifestyle or speech style that
+  opens with the same three words: the same person twice under two names;
 - `not_a_sentence`: a situation or topic that is no text of its own: too few words, no word
-  beyond names and function words, a cut-off ending, or the topic repeating the situation;
+  beyond names and function words, a cut-off ending (a dangling word, or the whole length limit
+  filled without ending the sentence), or the topic repeating the situation;
 - `relation_names_only`: a relation that only restates names ("Nasrin and Giulia");
 - `starter_not_speech`: a starter that is stage text, a lone word, a roll call or self-address
   (agents/speech_rules.py: the same rules a reply must pass);
@@ -20,6 +23,7 @@ Word lists (schema field names, placeholders, function words) are data in agents
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -27,18 +31,22 @@ from typing import TYPE_CHECKING
 from agents.speech_rules import name_words, speech_problems
 from agents.word_lists import common_words, word_set, words
 
-if TYPE_CHECKING:  # schemas imports this module; the type is only needed for annotations
-    from agents.schemas import Experience
+if TYPE_CHECKING:  # schemas imports this module; the types are only needed for annotations
+    from agents.schemas import Experience, Participant
 
 # Braces, brackets, angle brackets, pipes, backslashes and backticks are never part of a
 # persona's description; a quote-comma-quote is a JSON list or dict torn open.
 _DEBRIS_CHARS = re.compile(r"[{}\[\]<>|\\`]")
 _TORN_JSON = re.compile(r"""['"]\s*[,:]\s*['"]""")
 _SNAKE_CASE = re.compile(r"\b[a-z]+_[a-z_]+\b")
+# the tail of something torn off before the value: ")This conversation...", ". They don't..."
+_STRAY_OPENING = re.compile(r"^\s*[),.;:!?}\]]")
+CLONE_OPENING_WORDS = 3
 # A situation needs a few words to set a scene; a topic can be a short phrase ("Moving abroad").
 MIN_WORDS = {"situation": 4, "topic": 2}
 # Words no sentence or phrase ends on: a value that ends on one was cut off. (Prepositions and
 # object pronouns can end one: "who to talk to", "whether to tell her".)
+_SENTENCE_ENDS = {".", "!", "?", '"', "'", ")", "\u2026"}
 _DANGLING = {"and", "or", "but", "the", "a", "an", "because", "which", "my", "our", "your", "their"}
 
 
@@ -74,6 +82,8 @@ def debris(value: str, *, is_name: bool = False) -> str | None:
             return f"carries a schema field name ({field + ':'!r} in {value.strip()[:50]!r})"
     if not is_name and not any(char.isalpha() for char in value):
         return f"has no words ({value.strip()[:20]!r})"
+    if not is_name and _STRAY_OPENING.match(value):
+        return f"opens with stray punctuation ({value.strip()[:30]!r})"
     return None
 
 
@@ -84,6 +94,11 @@ def debris_problems(experience: Experience) -> list[str]:
 
 def _key(text: str) -> str:
     return " ".join(words(text))
+
+
+def _opening_key(people: Sequence[Participant], field: str, i: int) -> str:
+    opening = words(getattr(people[i], field))[:CLONE_OPENING_WORDS]
+    return " ".join(opening) if len(opening) == CLONE_OPENING_WORDS else ""
 
 
 def clone_problems(experience: Experience) -> list[str]:
@@ -98,15 +113,22 @@ def clone_problems(experience: Experience) -> list[str]:
         "qualities": lambda i: " | ".join(sorted(_key(q) for q in people[i].qualities))
         if len(people[i].qualities) > 1 else "",
     }
+    # the same three opening words in a lifestyle or speech style ("Biology student who ...",
+    # "Short sentences; old-fashioned ..."): one description copied with a new ending
+    for field in ("lifestyle", "speech_style"):
+        fields[f"{field} opening"] = functools.partial(_opening_key, people, field)
     problems = []
+    cloned: set[tuple[str, int, int]] = set()  # (field, j, i): a whole clone is not also an opening one
     for field, value in fields.items():
         first_seen: dict[str, int] = {}
         for i in range(len(people)):
             key = value(i)
             if key and key in first_seen:
                 j = first_seen[key]
-                problems.append(f"participants[{j}] ({people[j].name}) and participants[{i}] ({people[i].name}) "
-                                f"have the same {field}")
+                if (field.removesuffix(" opening"), j, i) not in cloned:
+                    problems.append(f"participants[{j}] ({people[j].name}) and participants[{i}] "
+                                    f"({people[i].name}) have the same {field}")
+                cloned.add((field, j, i))
             first_seen.setdefault(key, i)
     return problems
 
@@ -131,9 +153,20 @@ def sentence_problems(experience: Experience) -> list[str]:
             problems.append(f"{field} holds only names and function words ({value.strip()[:50]!r})")
         elif tokens[-1] in _DANGLING or value.rstrip()[-1:] in {",", ";", ":", "-"}:
             problems.append(f"{field} is cut off ({value.strip()[-40:]!r})")
+        elif len(value) >= _max_length(field) - 2 and value.rstrip()[-1:] not in _SENTENCE_ENDS:
+            problems.append(f"{field} is cut off at the length limit ({value.strip()[-40:]!r})")
     if _key(experience.situation) and _key(experience.situation) == _key(experience.topic):
         problems.append("topic repeats the situation word for word")
     return problems
+
+
+def _max_length(field: str) -> int:
+    """The schema's length limit of an Experience text field (a value that fills it and does not
+    end a sentence was cut off by the grammar, not finished by the model)."""
+    from agents.schemas import Experience  # a cycle at import time: schemas imports this module
+
+    limits = [m.max_length for m in Experience.model_fields[field].metadata if hasattr(m, "max_length")]
+    return int(limits[0]) if limits else 10**9
 
 
 def relation_problems(experience: Experience) -> list[str]:

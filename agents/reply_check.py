@@ -19,6 +19,8 @@ LEAK_MARKERS = (
     "as an ai", "an ai language model", "i am an ai", "i'm an ai", "not an ai", "being an ai", "language model",
     "ai assistant", "<|im_start|>", "<|im_end|>", "<|endoftext|>", '{"', "next_speaker",
     "situation:", "topic:", "rules:", "speak only as", "speech style:", "long ago:",
+    # an assistant editing text instead of a person talking
+    "revised version", "version of the text", "version of your text",
 )
 GENERIC_LABELS = ("user", "assistant", "system", "speaker", "narrator")
 # People echo a phrase; six words in a row lifted from an earlier line is parroting, and the

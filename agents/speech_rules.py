@@ -61,6 +61,13 @@ def stage_text(text: str, names: Iterable[str] = ()) -> str | None:
         # object is reported speech ("Bao said she'd come")
         if (subject and after in ("", "and")) or (subject == "name" and verb in word_set("gesture_verbs")):
             return f"narrates instead of speaking ({text.strip()[:40]!r})"
+    # "Elif's gaze drops to the floor", "Yara's voice cracks": a participant's face or voice
+    # described at the head of a sentence
+    for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
+        tokens = words(sentence)
+        if (len(tokens) >= 2 and tokens[0].endswith("'s") and tokens[0].removesuffix("'s") in known
+                and tokens[1] in word_set("narration_nouns")):
+            return f"narrates instead of speaking ({text.strip()[:40]!r})"
     return None
 
 

@@ -104,7 +104,7 @@ def _experience(count: int, rng: random.Random, pinned: list[str] | None = None)
     things, styles = rng.sample(WORDS, 3 * count), rng.sample(STYLES, count)
     people = [{
         "name": n, "age": rng.randint(18, 80), "qualities": ["kind", things[3 * i]],
-        "lifestyle": f"Spends evenings on the {things[3 * i + 1]}.", "speech_style": styles[i],
+        "lifestyle": f"{things[3 * i + 1].capitalize()} on weekday evenings.", "speech_style": styles[i],
         "memory": {"recent": f"Lost a {things[3 * i + 2]} last week.", "long_term": f"Grew up in {n}'s home town."},
     } for i, n in enumerate(names)]
     relations = [{"person_a": a, "person_b": b, "relation": "old friends"} for a, b in itertools.pairwise(names)]

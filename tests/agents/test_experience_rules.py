@@ -30,7 +30,8 @@ def test_clean_experiences_pass_every_rule(rule: str, index: int) -> None:
 
 @pytest.mark.parametrize("value", ["{{", "{{', 'topic:Sitting in the city of Tokyo", "}, {", "[\"kind\"]",
                                    "Lives in person_a's flat", "topic: moving abroad", "N/A", "string", "<|im_end|>",
-                                   ",", "42"])
+                                   ",", "42", ")This conversation has been taken from the chat.",
+                                   ". They don't want me to go"])
 def test_template_and_json_debris(value: str) -> None:
     assert debris(value) is not None
 
@@ -75,6 +76,20 @@ def test_participants_sharing_a_whole_field_are_clones(experience: Experience) -
                      "participants[1] (Tomas) and participants[2] (Aisha) have the same qualities"]
 
 
+def test_descriptions_opening_with_the_same_three_words_are_clones(experience: Experience) -> None:
+    def copied(d: dict[str, Any]) -> None:
+        d["participants"][1]["lifestyle"] = "Biology student who loves flowers."
+        d["participants"][2]["lifestyle"] = "Biology student who lives near the city."
+
+    def two_words(d: dict[str, Any]) -> None:
+        d["participants"][1]["lifestyle"] = "Retired nurse; grows roses."
+        d["participants"][2]["lifestyle"] = "Retired teacher who paints."
+
+    found = experience_findings(changed(experience, copied))["clones"]
+    assert found == ["participants[1] (Tomas) and participants[2] (Aisha) have the same lifestyle opening"]
+    assert "clones" not in experience_findings(changed(experience, two_words))
+
+
 def test_sharing_one_quality_is_not_cloning(experience: Experience) -> None:
     def share(d: dict[str, Any]) -> None:
         d["participants"][2]["qualities"] = ["calm", "funny"]  # Tomas is calm too
@@ -93,6 +108,8 @@ def test_sharing_one_quality_is_not_cloning(experience: Experience) -> None:
     ("situation", "Sunday evening in the kitchen with the", "situation is cut off"),
     ("topic", "Manganá", "topic has 1 word(s)"),
     ("topic", "Lena and Aisha", "topic holds only names and function words"),
+    ("topic", ("How we can have different ways of " + "doing things in the garden and " * 3)[:120],
+     "topic is cut off at the length limit"),
 ])
 def test_situation_or_topic_that_is_not_a_sentence(experience: Experience, field: str, value: str,
                                                     expected: str) -> None:

@@ -40,7 +40,9 @@ def test_clean_conversation_repeats_no_opening() -> None:
                                   "She sighs.", "2.", "...", "(Nikhil smiles) Ah, you are so creative.",
                                   "(Nikhil's smile grows wider) I'm glad you're here.",
                                   "Camille and Nasrin smiled at each other, as if the world was a dream.",
-                                  "Bao and Joy laughed at the joke."])
+                                  "Bao and Joy laughed at the joke.",
+                                  "Diego's gaze drops to the floor, and he looks at you.",
+                                  "You know. Joy's voice cracks with tears as she speaks."])
 def test_stage_text_is_not_speech(line: str) -> None:
     assert stage_text(line, NAMES) is not None
 
@@ -49,7 +51,8 @@ def test_stage_text_is_not_speech(line: str) -> None:
                                   "I smiled when I saw it.", "Topics like that bore me.",
                                   "Joy looks great today, doesn't she?", "My situation is simple: no money.",
                                   "Joy, I laughed so hard at your story.", "I told Bao (my cousin) about it.",
-                                  "Joy and I laughed about it all night."])
+                                  "Joy and I laughed about it all night.", "Joy's idea is the best one.",
+                                  "I love Bao's smile."])
 def test_lines_that_mention_stage_words_are_still_speech(line: str) -> None:
     assert stage_text(line, NAMES) is None
 
