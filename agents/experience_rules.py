@@ -6,8 +6,7 @@ express them. Each rule is a small pure function returning its problems (empty: 
   a placeholder value ("string", "N/A"), a value with no letters at all (a quality ","), or one
   that opens with stray punctuation (")This conversation...");
 - `clones`: two participants with the same value in a whole field (speech style, lifestyle,
-  a memory, the list of qualities when it has two or more), or a lifestyle or speech style that
-  opens with the same three words: the same person twice under two names;
+  a memory, the list of qualities when it has two or more): the same person twice under two names;
 - `not_a_sentence`: a situation or topic that is no text of its own: too few words, no word
   beyond names and function words, a cut-off ending (a dangling word, or the whole length limit
   filled without ending the sentence), or the topic repeating the situation;
@@ -23,7 +22,6 @@ Word lists (schema field names, placeholders, function words) are data in agents
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -31,8 +29,8 @@ from typing import TYPE_CHECKING
 from agents.speech_rules import name_words, speech_problems
 from agents.word_lists import common_words, word_set, words
 
-if TYPE_CHECKING:  # schemas imports this module; the types are only needed for annotations
-    from agents.schemas import Experience, Participant
+if TYPE_CHECKING:  # schemas imports this module; the type is only needed for annotations
+    from agents.schemas import Experience
 
 # Braces, brackets, angle brackets, pipes, backslashes and backticks are never part of a
 # persona's description; a quote-comma-quote is a JSON list or dict torn open.
@@ -41,7 +39,6 @@ _TORN_JSON = re.compile(r"""['"]\s*[,:]\s*['"]""")
 _SNAKE_CASE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 # the tail of something torn off before the value: ")This conversation...", ". They don't..."
 _STRAY_OPENING = re.compile(r"^\s*[),.;:!?}\]]")
-CLONE_OPENING_WORDS = 3
 # A situation needs a few words to set a scene; a topic can be a short phrase ("Moving abroad").
 MIN_WORDS = {"situation": 4, "topic": 2}
 # Words no sentence or phrase ends on: a value that ends on one was cut off. (Prepositions and
@@ -96,11 +93,6 @@ def _key(text: str) -> str:
     return " ".join(words(text))
 
 
-def _opening_key(people: Sequence[Participant], field: str, i: int) -> str:
-    opening = words(getattr(people[i], field))[:CLONE_OPENING_WORDS]
-    return " ".join(opening) if len(opening) == CLONE_OPENING_WORDS else ""
-
-
 def clone_problems(experience: Experience) -> list[str]:
     """Two participants sharing a whole field value."""
     people = experience.participants
@@ -113,22 +105,15 @@ def clone_problems(experience: Experience) -> list[str]:
         "qualities": lambda i: " | ".join(sorted(_key(q) for q in people[i].qualities))
         if len(people[i].qualities) > 1 else "",
     }
-    # the same three opening words in a lifestyle or speech style ("Biology student who ...",
-    # "Short sentences; old-fashioned ..."): one description copied with a new ending
-    for field in ("lifestyle", "speech_style"):
-        fields[f"{field} opening"] = functools.partial(_opening_key, people, field)
     problems = []
-    cloned: set[tuple[str, int, int]] = set()  # (field, j, i): a whole clone is not also an opening one
     for field, value in fields.items():
         first_seen: dict[str, int] = {}
         for i in range(len(people)):
             key = value(i)
             if key and key in first_seen:
                 j = first_seen[key]
-                if (field.removesuffix(" opening"), j, i) not in cloned:
-                    problems.append(f"participants[{j}] ({people[j].name}) and participants[{i}] "
-                                    f"({people[i].name}) have the same {field}")
-                cloned.add((field, j, i))
+                problems.append(f"participants[{j}] ({people[j].name}) and participants[{i}] ({people[i].name}) "
+                                f"have the same {field}")
             first_seen.setdefault(key, i)
     return problems
 

@@ -76,20 +76,6 @@ def test_participants_sharing_a_whole_field_are_clones(experience: Experience) -
                      "participants[1] (Tomas) and participants[2] (Aisha) have the same qualities"]
 
 
-def test_descriptions_opening_with_the_same_three_words_are_clones(experience: Experience) -> None:
-    def copied(d: dict[str, Any]) -> None:
-        d["participants"][1]["lifestyle"] = "Biology student who loves flowers."
-        d["participants"][2]["lifestyle"] = "Biology student who lives near the city."
-
-    def two_words(d: dict[str, Any]) -> None:
-        d["participants"][1]["lifestyle"] = "Retired nurse; grows roses."
-        d["participants"][2]["lifestyle"] = "Retired teacher who paints."
-
-    found = experience_findings(changed(experience, copied))["clones"]
-    assert found == ["participants[1] (Tomas) and participants[2] (Aisha) have the same lifestyle opening"]
-    assert "clones" not in experience_findings(changed(experience, two_words))
-
-
 def test_sharing_one_quality_is_not_cloning(experience: Experience) -> None:
     def share(d: dict[str, Any]) -> None:
         d["participants"][2]["qualities"] = ["calm", "funny"]  # Tomas is calm too
