@@ -19,8 +19,9 @@ LEAK_MARKERS = (
     "as an ai", "an ai language model", "i am an ai", "i'm an ai", "not an ai", "being an ai", "language model",
     "ai assistant", "<|im_start|>", "<|im_end|>", "<|endoftext|>", '{"', "next_speaker",
     "situation:", "topic:", "rules:", "speak only as", "speech style:", "long ago:",
-    # an assistant editing text instead of a person talking
-    "revised version", "version of the text", "version of your text",
+    # an assistant editing text instead of a person talking, or the persona prompt's wording
+    "revised version", "version of the text", "version of your text", "revised text", "edited text",
+    "edited version", "minor edits", "chatbot", "in first person",
 )
 GENERIC_LABELS = ("user", "assistant", "system", "speaker", "narrator")
 # People echo a phrase; six words in a row lifted from an earlier line is parroting, and the

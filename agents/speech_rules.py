@@ -25,6 +25,8 @@ _SEGMENT = re.compile(r"[,.!?;:()\"\u2014\u2013\u2026]+|\s-\s")
 _ASTERISK_ACTION = re.compile(r"\*[^*\n]+\*")
 # a line that opens with an aside in brackets: "(laughs)", "(Nikhil smiles) Ah, you are..."
 _BRACKETED = re.compile(r"^\s*[(\[][^()\[\]]*[^\W\d_][^()\[\]]*[)\]]")
+# words that join names to relations without making a sentence: "the parents of Isaac"
+_RELATION_GLUE = {"the", "a", "an", "of", "my", "our", "his", "her", "their", "old", "best"}
 _NUMBER = re.compile(r"^(?:\d+|[ivx]+)$")
 _LABEL_COLON = re.compile(r"^\W*([^\W\d_]+)\s*(?:\d+|[ivx]+)?\s*:")
 
@@ -100,6 +102,11 @@ def roll_call(text: str, names: Iterable[str]) -> str | None:
         return None
     if not rest or (len(rest) == 1 and len(named) >= 2):
         return f"only lists names ({text.strip()[:60]!r})"
+    # names and how they are related, nothing else: "Yusuf, brother.", "Jamal and Esther, the
+    # parents of Isaac." (the relations list read out)
+    if all(t in word_set("relation_words") or t in _RELATION_GLUE for t in rest) and any(
+            t in word_set("relation_words") for t in rest):
+        return f"only lists names and relations ({text.strip()[:60]!r})"
     return None
 
 

@@ -145,7 +145,9 @@ def test_a_reply_is_kept_from_opening_with_its_speakers_name_or_a_stage_label() 
                           names=["Bao", "Joy"])
 
 
-def test_an_assistant_rewriting_text_is_a_leak() -> None:
-    found = reply_findings("Diego, here's a revised version of the text with minor adjustments.",
-                           speaker_labels=[], earlier=[], speaker="Bao", names=["Bao", "Diego"])
+@pytest.mark.parametrize("line", ["Diego, here's a revised version of the text with minor adjustments.",
+                                  "Here's the edited text with minor edits for clarity.",
+                                  "I can answer that as a chatbot would.", "She speaks like Diego in first person."])
+def test_an_assistant_rewriting_text_is_a_leak(line: str) -> None:
+    found = reply_findings(line, speaker_labels=[], earlier=[], speaker="Bao", names=["Bao", "Diego"])
     assert "format_leak" in found

@@ -63,12 +63,14 @@ def test_a_lone_word_is_a_fragment_and_two_words_are_a_line() -> None:
     assert fragment("Sounds good.") is None
 
 
-@pytest.mark.parametrize("line", ["Nasrin, Giulia and Camille.", "Joy.", "Bao and Diego, brother.", "Bao, Joy."])
+@pytest.mark.parametrize("line", ["Nasrin, Giulia and Camille.", "Joy.", "Bao and Diego, brother.", "Bao, Joy.",
+                                  "Bao, brother.", "Joy and Diego, the parents of Bao."])
 def test_a_line_of_names_is_a_roll_call(line: str) -> None:
     assert roll_call(line, NAMES) is not None
 
 
 @pytest.mark.parametrize("line", ["Hi Bao!", "Bao, please.", "Nasrin and Giulia should decide.",
+                                  "Bao, my brother is here.", "Joy is my best friend.",
                                   "Thanks, Joy and Diego.", "Where did everyone go?"])
 def test_greetings_and_sentences_with_names_are_not_roll_calls(line: str) -> None:
     assert roll_call(line, NAMES) is None
