@@ -67,8 +67,11 @@ def stage_text(text: str, names: Iterable[str] = ()) -> str | None:
     # described at the head of a sentence
     for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
         tokens = words(sentence)
-        if (len(tokens) >= 2 and tokens[0].endswith("'s") and tokens[0].removesuffix("'s") in known
-                and tokens[1] in word_set("narration_nouns")):
+        i = 0  # past "Elif and" in "Elif and Nikhil's eyes crinkled"
+        while i + 1 < len(tokens) and (tokens[i] in known or (i and tokens[i] == "and")):
+            i += 1
+        if (len(tokens) > i + 1 and tokens[i].endswith("'s") and tokens[i].removesuffix("'s") in known
+                and tokens[i + 1] in word_set("narration_nouns")):
             return f"narrates instead of speaking ({text.strip()[:40]!r})"
     return None
 

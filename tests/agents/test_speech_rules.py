@@ -42,7 +42,8 @@ def test_clean_conversation_repeats_no_opening() -> None:
                                   "Camille and Nasrin smiled at each other, as if the world was a dream.",
                                   "Bao and Joy laughed at the joke.",
                                   "Diego's gaze drops to the floor, and he looks at you.",
-                                  "You know. Joy's voice cracks with tears as she speaks."])
+                                  "You know. Joy's voice cracks with tears as she speaks.",
+                                  "Bao and Diego's eyes crinkled as she smiled."])
 def test_stage_text_is_not_speech(line: str) -> None:
     assert stage_text(line, NAMES) is not None
 
