@@ -97,3 +97,30 @@ class FreshReplay(ReplayChatCompletionClient):
     async def create(self, *args: Any, **kwargs: Any) -> CreateResult:
         result = await super().create(*args, **kwargs)
         return result.model_copy(update={"cached": False})
+
+
+class ScriptedHubBase:
+    """What a scripted stand-in for ModelHub answers besides its clients: no grammar, no prefix
+    reuse, no schema enforcement, no remote backend, no local engine."""
+
+    def has_grammar(self, role: str) -> bool:
+        return False
+
+    def reuses_prefixes(self, role: str) -> bool:
+        return False
+
+    def enforces_schemas(self, role: str) -> bool:
+        return False
+
+    def describe(self, role: str) -> str:
+        return f"scripted:{role}"
+
+    def local_engines(self) -> list[Any]:
+        return []
+
+    @property
+    def structured_modes(self) -> dict[str, str]:
+        return {}  # no remote backend, nothing probed
+
+    async def close(self) -> None:
+        return None

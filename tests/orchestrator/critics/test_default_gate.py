@@ -25,7 +25,7 @@ from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, FAILURES, ITERATIONS, REJECTED, transcript_path
 from orchestrator.store.transcript import Transcript
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, ScriptedHubBase
 
 FIXTURE = json.loads((FIXTURES / "critic_conversations.json").read_text())
 SETTINGS = RoleSettings(backend="replay", temperature=0.0, top_p=None, max_tokens=64)
@@ -53,7 +53,7 @@ def experience(i: int) -> str:
     return json.dumps(exp)
 
 
-class ScriptedModels:
+class ScriptedModels(ScriptedHubBase):
     """Stands in for ModelHub. In the first conversation Bob only ever answers stage text
     ("Situation 2.", "Situation 3.", ...): the reply check resamples it, then keeps it, and the
     speech gate rejects the conversation. Every other conversation is clean. No critic model may
@@ -78,25 +78,6 @@ class ScriptedModels:
             raise AssertionError(f"the default gate must not call a {role} model")
         return RecordingClient(ReplayChatCompletionClient(replies), role=role, agent=agent,  # type: ignore[arg-type]
                                settings=SETTINGS, transcript=transcript, seed=seed, send_seed=False)
-
-    def has_grammar(self, role: str) -> bool:
-        return False
-
-    def reuses_prefixes(self, role: str) -> bool:
-        return False
-
-    @property
-    def structured_modes(self) -> dict[str, str]:
-        return {}  # no remote backend
-
-    def describe(self, role: str) -> str:
-        return f"scripted:{role}"
-
-    def local_engines(self) -> list[Any]:
-        return []
-
-    async def close(self) -> None:
-        return None
 
 
 def dyadic(*flags: str, **critics: Any) -> Scenario:

@@ -21,7 +21,7 @@ from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, HUB, ITERATIONS, MANIFEST, REJECTED, transcript_path
 from orchestrator.store.transcript import Transcript
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, ScriptedHubBase
 
 FIXTURE = json.loads((FIXTURES / "critic_conversations.json").read_text())
 SETTINGS = RoleSettings(backend="replay", temperature=0.0, top_p=None, max_tokens=64)
@@ -45,7 +45,7 @@ def experience(marker: str) -> str:
     return json.dumps(exp)
 
 
-class ScriptedModels:
+class ScriptedModels(ScriptedHubBase):
     """Stands in for ModelHub. Per experience, candidate 0 loops (the repetition expert rejects
     it) unless `all_loop` is false for clean ones; candidate 1 is clean. Critics approve."""
 
@@ -77,28 +77,6 @@ class ScriptedModels:
             raise AssertionError(f"unexpected role {role}")
         return RecordingClient(ReplayChatCompletionClient(replies), role=role, agent=agent,  # type: ignore[arg-type]
                                settings=SETTINGS, transcript=transcript, seed=seed, send_seed=False)
-
-    def has_grammar(self, role: str) -> bool:
-        return False
-
-    def reuses_prefixes(self, role: str) -> bool:
-        return False
-
-    def enforces_schemas(self, role: str) -> bool:
-        return False
-
-    def describe(self, role: str) -> str:
-        return f"scripted:{role}"
-
-    def local_engines(self) -> list[Any]:
-        return []
-
-    @property
-    def structured_modes(self) -> dict[str, str]:
-        return {}  # no remote backend, nothing probed
-
-    async def close(self) -> None:
-        return None
 
 
 def scenario(**critics: Any) -> Scenario:
