@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ from orchestrator.models.shortlist_sampling import CandidateArray, Sampling, Tok
 class Completion:
     text: str
     tokens: list[int]
-    finish_reason: Literal["stop", "length"]
+    finish_reason: Literal["stop", "length", "cancelled"]
     counts: CallCounts
 
 
@@ -145,7 +146,10 @@ class ExtendingEngine:
     # -- calls -----------------------------------------------------------------------------------
 
     def complete(self, prompt_tokens: list[int], *, sampling: Sampling, max_tokens: int | None,
-                 grammar: str | None = None, stop: list[str] | tuple[str, ...] = ()) -> Completion:
+                 grammar: str | None = None, stop: list[str] | tuple[str, ...] = (),
+                 cancelled: Callable[[], bool] = lambda: False) -> Completion:
+        """Sample a completion token by token. `cancelled` is asked before each token: once it
+        says yes (the client is closing) the call ends there, so the context can be freed."""
         shared, first_read, restored, state_seconds, prompt_seconds = self._evaluate_prompt(prompt_tokens)
         room = self.llm.n_ctx() - len(prompt_tokens)
         limit = room if not max_tokens or max_tokens <= 0 else min(max_tokens, room)
@@ -156,11 +160,14 @@ class ExtendingEngine:
                                if sampling.avoid_openings else None)
         stops = [s.encode("utf-8") for s in stop if s]
         completion: list[int] = []
-        finish: Literal["stop", "length"] = "length"
+        finish: Literal["stop", "length", "cancelled"] = "length"
         text = b""
         started = time.perf_counter()
         try:
             while len(completion) < limit:
+                if cancelled():
+                    finish = "cancelled"
+                    break
                 token = sampler.sample(self._last_logits())
                 if llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token):
                     finish = "stop"

@@ -3,6 +3,8 @@ through autogen-ext's LlamaCppChatCompletionClient, made safe and fast for multi
 
 What the stock client gets wrong for us (verified on autogen-ext 0.7.5, see shared/NOTES.md):
 - two concurrent calls on one `Llama` segfault, so every call goes through one lock;
+- close() frees the model even under a running decode (a Ctrl-C segfaulted), so closing
+  waits for the lock, stops the decode at its next token and refuses later calls;
 - agents never pass max_tokens/temperature, so replies run until the context is full;
   defaults are injected here;
 - the message `source` (speaker name) is dropped, so other speakers' lines are prefixed
@@ -115,6 +117,9 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
         # one lock for every call on this model, the logits_all engine's too: two concurrent
         # llama.cpp calls segfault, and on 2 cores they would only slow each other down
         self._lock = threading.Lock()
+        # set by close(): a decode in flight stops at its next token and no new call starts, so
+        # the llama.cpp context is never freed under a running decode (a Ctrl-C used to segfault)
+        self._closing = threading.Event()
         self.busy_seconds = 0.0
         self.calls = 0
         self.totals = EngineTotals()  # what the engine evaluated, reused and decoded, all calls
@@ -164,6 +169,8 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
     def _locked(self, call: Callable[[], T]) -> T:
         """Run one llama.cpp call under the engine lock (blocking), counting it and its time."""
         with self._lock:
+            if self._closing.is_set():
+                raise ModelClosed("the embedded model was closed (the run is stopping)")
             threads = self._threads.choose()
             for llm in (self.llm, self._stock.logits_llm):
                 if llm is not None and llama_cpp.llama_n_threads(llm.ctx) != threads:
@@ -194,7 +201,10 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
             grammar = self._schema_grammar(response_format.get("schema"))
         prompt, stop = self._engine.chat_prompt(messages)
         done = self._engine.complete(prompt, sampling=sampling_from(args), max_tokens=args.get("max_tokens"),
-                                     grammar=grammar, stop=[*stop, *_stop_list(args.get("stop"))])
+                                     grammar=grammar, stop=[*stop, *_stop_list(args.get("stop"))],
+                                     cancelled=self._closing.is_set)
+        if done.finish_reason == "cancelled":  # cut short by close(): no reply to pass on
+            raise ModelClosed("the embedded model was closed during the call (the run is stopping)")
         return done.text, done.finish_reason, self._counted(done.counts)
 
     def _first_token(self, messages: list[dict[str, str]], watch: Sequence[str], top_n: int,
@@ -260,10 +270,17 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
         return CreateResult(content=text, usage=usage, finish_reason=finish, cached=False)
 
     async def close(self) -> None:
-        await super().close()
-        self._stock.close()
-        if self._engine is not None:
-            self._engine.close()
+        """Free the model once no call runs on it: a call in flight (its task may already be
+        cancelled, its thread is not) ends at its next token, and later ones are refused."""
+        self._closing.set()
+        await asyncio.get_running_loop().run_in_executor(None, self._lock.acquire)
+        try:
+            await super().close()
+            self._stock.close()
+            if self._engine is not None:
+                self._engine.close()
+        finally:
+            self._lock.release()
 
     def count_tokens(
         self,
@@ -271,7 +288,13 @@ class LocalLlamaClient(LlamaCppChatCompletionClient):
         **kwargs: Any,
     ) -> int:
         with self._lock:
+            if self._closing.is_set():
+                raise ModelClosed("the embedded model was closed")
             return super().count_tokens(messages, **kwargs)
+
+
+class ModelClosed(RuntimeError):
+    """A call on an embedded model that close() has already freed (or is freeing)."""
 
 
 def _stop_list(stop: str | list[str] | None) -> list[str]:
