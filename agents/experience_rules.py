@@ -7,6 +7,7 @@ express them. Each rule is a small pure function returning its problems (empty: 
   that opens with stray punctuation (")This conversation...");
 - `clones`: two participants with the same value in a whole field (speech style, lifestyle,
   a memory, the list of qualities when it has two or more): the same person twice under two names;
+  or three or more whose field opens with the same four words for every one of them;
 - `not_a_sentence`: a situation or topic that is no text of its own: too few words, no word
   beyond names and function words, a cut-off ending (a dangling word, or the whole length limit
   filled without ending the sentence), or the topic repeating the situation;
@@ -39,6 +40,9 @@ _TORN_JSON = re.compile(r"""['"]\s*[,:]\s*['"]""")
 _SNAKE_CASE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 # the tail of something torn off before the value: ")This conversation...", ". They don't..."
 _STRAY_OPENING = re.compile(r"^\s*[),.;:!?}\]]")
+# Words every participant's field may not open with alike (clone_problems): four, so that a
+# common start ("She is a", "He loves to") stays allowed for three people and more.
+CLONE_OPENING_WORDS = 4
 # A situation needs a few words to set a scene; a topic can be a short phrase ("Moving abroad").
 MIN_WORDS = {"situation": 4, "topic": 2}
 # Words no sentence or phrase ends on: a value that ends on one was cut off. (Prepositions and
@@ -115,6 +119,14 @@ def clone_problems(experience: Experience) -> list[str]:
                 problems.append(f"participants[{j}] ({people[j].name}) and participants[{i}] ({people[i].name}) "
                                 f"have the same {field}")
             first_seen.setdefault(key, i)
+    # near-clones: three or more people whose field opens alike for every one of them ("A new
+    # adventure: visiting the countryside..." five times) are one template filled five ways.
+    # Two people may share an opening by chance; all of them do not.
+    for field, value in fields.items():
+        heads = {tuple(value(i).split()[:CLONE_OPENING_WORDS]) for i in range(len(people))}
+        if len(people) >= 3 and len(heads) == 1 and len(next(iter(heads))) == CLONE_OPENING_WORDS:
+            problems.append(f"all {len(people)} participants' {field} open with the same words "
+                            f"({' '.join(next(iter(heads)))!r})")
     return problems
 
 

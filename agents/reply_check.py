@@ -22,6 +22,11 @@ LEAK_MARKERS = (
     # an assistant editing text instead of a person talking, or the persona prompt's wording
     "revised version", "version of the text", "version of your text", "revised text", "edited text",
     "edited version", "minor edits", "chatbot", "in first person",
+    # the prompt's framing read out in an aside: "(the topic is about helping education)"
+    "(the topic", "(topic", "(the subject", "(the message is", "(the situation", "(situation",
+    # the role play or the reply's word limit talked about: "I'll make sure my character does the
+    # same", "only 20 words left in my bio", "as a creative assistant and an AI-powered storyteller"
+    "my character", "my bio", "words left", "characters left", "creative assistant", "ai-powered",
 )
 GENERIC_LABELS = ("user", "assistant", "system", "speaker", "narrator")
 # People echo a phrase; six words in a row lifted from an earlier line is parroting, and the

@@ -1,8 +1,10 @@
 """Is a line speech? Rules for the turns a tiny model writes that are not something a person
-says: stage text ("Situation 2.", "*smiles*", "Joy nods."), a lone word ("Santupulada."), a roll
-call of names ("Nasrin, Giulia and Camille."), a speaker addressing themselves ("Bao and Joy,
+says: stage text ("Situation 2.", "*smiles*", "Joy nods.", "A big hug."), a lone word
+("Santupulada."), a roll call of names ("Nasrin, Giulia and Camille.", "Alinta and Shira,
+siblings with..."), a speaker addressing themselves ("Bao and Joy,
 I'm so glad..." said by Joy), and an opening that repeats an earlier line's first words ("I'm
-glad to hear that..." turn after turn).
+glad to hear that..." turn after turn, or "I'm so glad to hear...": intensifiers do not make an
+opening new).
 
 Used by the persona reply check (agents/reply_check.py: the reply is sampled again), the `speech`
 and `openings` critics (agents/critic_rules.py: the conversation is rejected) and the experience
@@ -25,8 +27,15 @@ _SEGMENT = re.compile(r"[,.!?;:()\"\u2014\u2013\u2026]+|\s-\s")
 _ASTERISK_ACTION = re.compile(r"\*[^*\n]+\*")
 # a line that opens with an aside in brackets: "(laughs)", "(Nikhil smiles) Ah, you are..."
 _BRACKETED = re.compile(r"^\s*[(\[][^()\[\]]*[^\W\d_][^()\[\]]*[)\]]")
+# an aside anywhere in the line: "Katya (smiling) oh my friend", "Wanjiru (loving) I don't..."
+_ASIDE = re.compile(r"[(\[]([^()\[\]]+)[)\]]")
 # words that join names to relations without making a sentence: "the parents of Isaac"
 _RELATION_GLUE = {"the", "a", "an", "of", "my", "our", "his", "her", "their", "old", "best"}
+# what may follow a gesture named as a noun phrase: "A smile from a friend", "A hug for you all"
+_GESTURE_TAIL = {"from", "for", "to", "of", "and", "at", "with", "across", "in"}
+# words before a speaker's own name that introduce them: "I'm Joy", "my name is Joy"
+_INTRODUCTIONS = {("i'm",), ("me",), ("it's",), ("i", "am"), ("name", "is"), ("it", "is"), ("this", "is"),
+                  ("name's",)}
 _NUMBER = re.compile(r"^(?:\d+|[ivx]+)$")
 _LABEL_COLON = re.compile(r"^\W*([^\W\d_]+)\s*(?:\d+|[ivx]+)?\s*:")
 
@@ -54,6 +63,13 @@ def stage_text(text: str, names: Iterable[str] = ()) -> str | None:
         return f"describes an action between asterisks ({action.group(0)[:40]!r})"
     if _BRACKETED.match(text):
         return f"opens with a bracketed stage direction ({text.strip()[:40]!r})"
+    for aside in _ASIDE.finditer(text):
+        head = words(aside.group(1))[:1]
+        # a gesture or a manner ("smiling", "loving", "laughs"), not a remark ("my cousin")
+        if head and head[0] in word_set("narration_verbs") | word_set("gesture_nouns") | word_set("stage_manners"):
+            return f"carries a stage direction in brackets ({aside.group(0)[:40]!r})"
+    if _named_gesture(tokens):
+        return f"names a gesture instead of speaking ({text.strip()[:40]!r})"
     known = name_words(names)
     for subject, verb, after in _narration_heads(text, known):
         if verb not in word_set("narration_verbs"):
@@ -74,6 +90,15 @@ def stage_text(text: str, names: Iterable[str] = ()) -> str | None:
                 and tokens[i + 1] in word_set("narration_nouns")):
             return f"narrates instead of speaking ({text.strip()[:40]!r})"
     return None
+
+
+def _named_gesture(tokens: list[str]) -> bool:
+    """A short line that is a gesture as a noun phrase: "A smile from a friend.", "A big hug."
+    ("A smile costs nothing" has a verb after the gesture: speech)."""
+    if not 0 < len(tokens) <= 6 or tokens[0] not in {"a", "an", "another"}:
+        return False
+    at = next((i for i in (1, 2) if i < len(tokens) and tokens[i] in word_set("gesture_nouns")), None)
+    return at is not None and (at + 1 == len(tokens) or tokens[at + 1] in _GESTURE_TAIL)
 
 
 def _narration_heads(text: str, known: set[str]) -> list[tuple[str, str, str]]:
@@ -105,6 +130,14 @@ def roll_call(text: str, names: Iterable[str]) -> str | None:
         return None
     if not rest or (len(rest) == 1 and len(named) >= 2):
         return f"only lists names ({text.strip()[:60]!r})"
+    # names, then what relates them: "Alinta and Shira, siblings with a love for..." (a cast
+    # list read out, not someone talking to them)
+    segments = _segments(text)
+    head = segments[0] if segments else []
+    appositive = [t for t in segments[1] if t not in _RELATION_GLUE][:1] if len(segments) > 1 else []
+    if (sum(t in known for t in head) >= 2 and all(t in known or t in word_set("connectors") for t in head)
+            and appositive and appositive[0] in word_set("relation_words")):
+        return f"introduces people by their relation ({text.strip()[:60]!r})"
     # names and how they are related, nothing else: "Yusuf, brother.", "Jamal and Esther, the
     # parents of Isaac." (the relations list read out)
     if all(t in word_set("relation_words") or t in _RELATION_GLUE for t in rest) and any(
@@ -123,9 +156,10 @@ def fragment(text: str) -> str | None:
 
 def self_address(text: str, speaker: str, names: Sequence[str]) -> str | None:
     """The speaker calls themselves by name: a segment of names and calling words that holds the
-    speaker's own name ("Hey Joy", "Bao and Joy, ...", "Thank you, Joy"), or a list of people
+    speaker's own name ("Hey Joy", "Bao and Joy, ...", "Thank you, Joy"), a list of people
     that names the speaker among others ("Joy and Diego are having a wonderful day" said by
-    Diego, who would say "we")."""
+    Diego, who would say "we"), or the speaker's name anywhere else ("Joy has always been a
+    friend to me" said by Joy), unless they introduce themselves ("I'm Joy")."""
     others = name_words(n for n in names if n != speaker)
     own = name_words([speaker]) - others  # a shared family name may be the other person's
     if not own:
@@ -144,6 +178,16 @@ def self_address(text: str, speaker: str, names: Sequence[str]) -> str | None:
         if named & own and named & others:
             return f"names the speaker {speaker} among others ({' '.join(run).strip()!r})"
         run = []
+    for word in own:
+        # "And Joao has always been a friend to me", "proud of Joao's passion", said by Joao. A
+        # capital makes it the name ("full of joy" said by Joy is not); "I'm Joao" or "my name is
+        # Joao" is the speaker introducing themselves
+        for found in re.finditer(rf"(?<![\w']){re.escape(word)}(?![\w])", text, re.IGNORECASE):
+            before = words(text[: found.start()])
+            if found.group(0)[:1].isupper() and tuple(before[-2:]) not in _INTRODUCTIONS \
+                    and tuple(before[-1:]) not in _INTRODUCTIONS:
+                context = text[max(0, found.start() - 20):found.end() + 15]
+                return f"mentions the speaker {speaker} in the third person ({context!r})"
     return None
 
 
@@ -156,19 +200,25 @@ def _leading_vocative(tokens: list[str], segments: list[list[str]], names: set[s
 
 
 def opening(text: str, names: Iterable[str] = ()) -> tuple[str, ...]:
-    """A line's first OPENING_WORDS words after any leading vocative ("Bao, I completely
-    understand" opens with "i completely understand"); fewer words: no opening to compare."""
+    """A line's first OPENING_WORDS words after any leading vocative, intensifiers left out
+    ("Bao, I'm so glad to hear" opens with "i'm glad to"); a line of two words is its own
+    opening ("Nice try."); a single word: no opening to compare."""
     tokens = words(text)
     tokens = tokens[_leading_vocative(tokens, _segments(text), name_words(names)):]
-    return tuple(tokens[:OPENING_WORDS]) if len(tokens) >= OPENING_WORDS else ()
+    tokens = [t for t in tokens if t not in word_set("intensifiers")]
+    return tuple(tokens[:OPENING_WORDS]) if len(tokens) >= 2 else ()
 
 
 def repeated_opening(text: str, earlier: Iterable[str], names: Iterable[str] = ()) -> str | None:
-    """The line starts with the same first words as an earlier line."""
+    """The line starts with the same first words as an earlier line (a two-word line and a line
+    that opens with those two words count: "Nice try." then "Nice try. I'd love...")."""
     names = list(names)
     first = opening(text, names)
-    if first and any(opening(line, names) == first for line in earlier):
-        return f"opens like an earlier line ({' '.join(first)!r})"
+    for line in earlier:
+        before = opening(line, names)
+        shorter = min(len(first), len(before))
+        if shorter >= 2 and first[:shorter] == before[:shorter]:
+            return f"opens like an earlier line ({' '.join(first[:shorter])!r})"
     return None
 
 

@@ -76,6 +76,20 @@ def test_participants_sharing_a_whole_field_are_clones(experience: Experience) -
                      "participants[1] (Tomas) and participants[2] (Aisha) have the same qualities"]
 
 
+def test_every_participant_opening_a_field_alike_is_a_near_clone(experience: Experience) -> None:
+    def template(d: dict[str, Any]) -> None:
+        for person, place in zip(d["participants"], ("the countryside", "a school", "a farm"), strict=True):
+            person["lifestyle"] = f"A new adventure: visiting {place} with friends."
+
+    def two_alike(d: dict[str, Any]) -> None:  # two of three opening alike is chance, not a template
+        d["participants"][0]["lifestyle"] = "A new adventure: visiting the countryside."
+        d["participants"][1]["lifestyle"] = "A new adventure: visiting a farm."
+
+    found = experience_findings(changed(experience, template))["clones"]
+    assert found == ["all 3 participants' lifestyle open with the same words ('a new adventure visiting')"]
+    assert "clones" not in experience_findings(changed(experience, two_alike))
+
+
 def test_sharing_one_quality_is_not_cloning(experience: Experience) -> None:
     def share(d: dict[str, Any]) -> None:
         d["participants"][2]["qualities"] = ["calm", "funny"]  # Tomas is calm too

@@ -43,7 +43,11 @@ def test_clean_conversation_repeats_no_opening() -> None:
                                   "Bao and Joy laughed at the joke.",
                                   "Diego's gaze drops to the floor, and he looks at you.",
                                   "You know. Joy's voice cracks with tears as she speaks.",
-                                  "Bao and Diego's eyes crinkled as she smiled."])
+                                  "Bao and Diego's eyes crinkled as she smiled.",
+                                  "A smile from a friend.", "A big hug.", "Another nod.",
+                                  "Joy (smiling) oh my friend, you are so brave.",
+                                  "Here you go... (smiling, with a warm smile) Hope that helps.",
+                                  "It was (sighs) a long day."])
 def test_stage_text_is_not_speech(line: str) -> None:
     assert stage_text(line, NAMES) is not None
 
@@ -53,7 +57,9 @@ def test_stage_text_is_not_speech(line: str) -> None:
                                   "Joy looks great today, doesn't she?", "My situation is simple: no money.",
                                   "Joy, I laughed so hard at your story.", "I told Bao (my cousin) about it.",
                                   "Joy and I laughed about it all night.", "Joy's idea is the best one.",
-                                  "I love Bao's smile."])
+                                  "I love Bao's smile.", "A smile costs nothing, you know.",
+                                  "A hug would fix everything right now, honestly.",
+                                  "We went hiking (something I love) on Sunday."])
 def test_lines_that_mention_stage_words_are_still_speech(line: str) -> None:
     assert stage_text(line, NAMES) is None
 
@@ -65,14 +71,18 @@ def test_a_lone_word_is_a_fragment_and_two_words_are_a_line() -> None:
 
 
 @pytest.mark.parametrize("line", ["Nasrin, Giulia and Camille.", "Joy.", "Bao and Diego, brother.", "Bao, Joy.",
-                                  "Bao, brother.", "Joy and Diego, the parents of Bao."])
+                                  "Bao, brother.", "Joy and Diego, the parents of Bao.",
+                                  "Joy and Diego, siblings with a love for their school's history.",
+                                  "Bao and Joy, the best friends of Nasrin, walk in the park."])
 def test_a_line_of_names_is_a_roll_call(line: str) -> None:
     assert roll_call(line, NAMES) is not None
 
 
 @pytest.mark.parametrize("line", ["Hi Bao!", "Bao, please.", "Nasrin and Giulia should decide.",
                                   "Bao, my brother is here.", "Joy is my best friend.",
-                                  "Thanks, Joy and Diego.", "Where did everyone go?"])
+                                  "Thanks, Joy and Diego.", "Where did everyone go?",
+                                  "Joy and Diego, I think siblings should share.",
+                                  "Joy and Diego, my friends, welcome!"])
 def test_greetings_and_sentences_with_names_are_not_roll_calls(line: str) -> None:
     assert roll_call(line, NAMES) is None
 
@@ -83,6 +93,8 @@ def test_greetings_and_sentences_with_names_are_not_roll_calls(line: str) -> Non
     ("Joy", "Thank you, Joy."),
     ("Diego", "Joy and Diego are having a wonderful day."),
     ("Joy", "Hey Joy, what now?"),
+    ("Joy", "And Joy has always been such an amazing friend for me."),
+    ("Joy", "I've always been so proud of Joy's passion."),
 ])
 def test_a_speaker_addressing_themselves_is_caught(speaker: str, line: str) -> None:
     assert self_address(line, speaker, NAMES) is not None
@@ -93,6 +105,9 @@ def test_a_speaker_addressing_themselves_is_caught(speaker: str, line: str) -> N
     ("Bao", "I totally understand, Joy and Diego."),
     ("Joy", "I'm Joy, by the way."),
     ("Bao", "Okay, so Joy, you have twelve minutes."),
+    ("Joy", "My name is Joy, and this is Bao."),
+    ("Joy", "Call me Joy."),
+    ("Joy", "My heart is full of joy today."),
 ])
 def test_addressing_others_is_fine(speaker: str, line: str) -> None:
     assert self_address(line, speaker, NAMES) is None
@@ -105,10 +120,25 @@ def test_a_family_name_shared_with_another_person_is_not_self_address() -> None:
 
 
 def test_opening_skips_a_leading_vocative() -> None:
-    assert opening("Bao, I completely understand your point.", NAMES) == ("i", "completely", "understand")
+    assert opening("Bao, I understand your point.", NAMES) == ("i", "understand", "your")
     assert opening("Oh Joy, I see it now.", NAMES) == ("i", "see", "it")
     assert opening("Well, I think so.", NAMES) == ("well", "i", "think")
-    assert opening("Sure thing.", NAMES) == ()  # too short to have an opening
+    assert opening("Sure thing.", NAMES) == ("sure", "thing")  # a two-word line is its own opening
+    assert opening("Sure.", NAMES) == ()  # too short to have an opening
+
+
+def test_intensifiers_do_not_make_an_opening_new() -> None:
+    assert opening("Bao, I completely understand your point.", NAMES) == ("i", "understand", "your")
+    said = ["I'm glad to hear it."]
+    assert repeated_opening("I'm so glad to hear that.", said, NAMES) is not None
+    assert repeated_opening("I'm very glad to hear that!", said, NAMES) is not None
+    assert repeated_opening("I'm sorry to hear that.", said, NAMES) is None
+
+
+def test_a_two_word_line_repeated_as_an_opening_is_caught() -> None:
+    assert repeated_opening("Nice try. I'd love to do something amazing.", ["nice try."], NAMES) is not None
+    assert repeated_opening("Nice try.", ["Nice try, but no."], NAMES) is not None
+    assert repeated_opening("Nice weather today, isn't it?", ["Nice try."], NAMES) is None
 
 
 def test_an_opening_repeated_from_an_earlier_line_is_caught() -> None:
