@@ -89,6 +89,10 @@ def stage_text(text: str, names: Iterable[str] = ()) -> str | None:
         if (len(tokens) > i + 1 and tokens[i].endswith("'s") and tokens[i].removesuffix("'s") in known
                 and tokens[i + 1] in word_set("narration_nouns")):
             return f"narrates instead of speaking ({text.strip()[:40]!r})"
+        # "Vikram, Diego and Oscar smiling.": several names listed, then a gesture or a manner
+        names_listed = sum(t in known for t in tokens[:i])
+        if names_listed >= 2 and len(tokens) > i and tokens[i] in word_set("gesture_verbs") | word_set("stage_manners"):
+            return f"narrates instead of speaking ({text.strip()[:40]!r})"
     return None
 
 

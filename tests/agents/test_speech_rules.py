@@ -47,7 +47,8 @@ def test_clean_conversation_repeats_no_opening() -> None:
                                   "A smile from a friend.", "A big hug.", "Another nod.",
                                   "Joy (smiling) oh my friend, you are so brave.",
                                   "Here you go... (smiling, with a warm smile) Hope that helps.",
-                                  "It was (sighs) a long day."])
+                                  "It was (sighs) a long day.",
+                                  "Bao, Diego and Joy smiling. You're so glad your brother loves you!"])
 def test_stage_text_is_not_speech(line: str) -> None:
     assert stage_text(line, NAMES) is not None
 
@@ -59,7 +60,8 @@ def test_stage_text_is_not_speech(line: str) -> None:
                                   "Joy and I laughed about it all night.", "Joy's idea is the best one.",
                                   "I love Bao's smile.", "A smile costs nothing, you know.",
                                   "A hug would fix everything right now, honestly.",
-                                  "We went hiking (something I love) on Sunday."])
+                                  "We went hiking (something I love) on Sunday.",
+                                  "Bao, Diego, smile for the photo!"])
 def test_lines_that_mention_stage_words_are_still_speech(line: str) -> None:
     assert stage_text(line, NAMES) is None
 
