@@ -39,6 +39,9 @@ class RuleLimits(BaseModel):
     profanity_threshold: float = Field(default=0.8, gt=0, le=1)
     # turns that may open with the same first words (agents/speech_rules.py OPENING_WORDS)
     max_same_opening: int = Field(default=2, ge=1, le=1000)
+    # turns that may start with the same two words: "I'm glad" is ordinary twice, a tic on six of
+    # twelve turns even when the third word changes ("I'm so glad you...", "I'm glad of...")
+    max_same_start: int = Field(default=4, ge=1, le=1000)
 
 
 RuleResult = tuple[bool, str]
@@ -126,14 +129,18 @@ def check_speech(view: CandidateView, limits: RuleLimits) -> RuleResult:
 
 
 def check_openings(view: CandidateView, limits: RuleLimits) -> RuleResult:
-    """One opening over and over ("I'm glad to hear that..." on five turns)."""
+    """One opening over and over ("I'm glad to hear that..." on five turns), or one start of two
+    words on many turns with the rest varied ("I'm so glad you...", "I'm glad of your...")."""
     names = [p.name for p in view.experience.participants]
-    openings = Counter(first for turn in view.turns if (first := opening(turn.text, names)))
-    if openings:
-        first, count = openings.most_common(1)[0]
-        if count > limits.max_same_opening:
-            return False, f"{count} turns open with {' '.join(first)!r} (limit {limits.max_same_opening})"
-    return True, f"no {OPENING_WORDS}-word opening on more than {limits.max_same_opening} turns"
+    firsts = [first for turn in view.turns if (first := opening(turn.text, names))]
+    for counted, limit in ((Counter(firsts), limits.max_same_opening),
+                           (Counter(first[:2] for first in firsts), limits.max_same_start)):
+        if counted:
+            first, count = counted.most_common(1)[0]
+            if count > limit:
+                return False, f"{count} turns open with {' '.join(first)!r} (limit {limit})"
+    return (True, f"no {OPENING_WORDS}-word opening on more than {limits.max_same_opening} turns and no "
+                  f"two-word start on more than {limits.max_same_start}")
 
 
 def check_language(view: CandidateView, limits: RuleLimits) -> RuleResult:

@@ -116,6 +116,23 @@ async def test_the_same_opening_on_three_turns_fails_the_openings_expert() -> No
     assert message.content.verdict == "pass"
 
 
+async def test_one_two_word_start_on_many_turns_fails_the_openings_expert() -> None:
+    starts = ["I'm so glad you're taking care of yourself.", "I'm glad you've taken the time.",
+              "I'm glad of your passion.", "I'm so glad that you're here.", "I'm glad about the weather."]
+    turns = [Turn(speaker=("Alice", "Bob", "Carol")[i % 3], text=t) for i, t in enumerate(starts)]
+    agent = RuleCritic("openings", RuleLimits(max_same_opening=2, max_same_start=4))
+    result = await agent.run(task=candidate_message(CandidateView(experience=EXPERIENCE, turns=turns)))
+    message = result.messages[-1]
+    assert isinstance(message, StructuredMessage) and isinstance(message.content, RuleOutput)
+    assert message.content.verdict == "fail"
+    assert message.content.rationale == "5 turns open with \"i'm glad\" (limit 4)"
+    four = RuleCritic("openings", RuleLimits(max_same_opening=2, max_same_start=4))
+    result = await four.run(task=candidate_message(CandidateView(experience=EXPERIENCE, turns=turns[:4])))
+    message = result.messages[-1]
+    assert isinstance(message, StructuredMessage) and isinstance(message.content, RuleOutput)
+    assert message.content.verdict == "pass"
+
+
 async def test_a_turn_in_another_language_fails_the_language_expert() -> None:
     out = await verdict("language", "language_drift")
     assert out.verdict == "fail"
