@@ -7,7 +7,8 @@ express them. Each rule is a small pure function returning its problems (empty: 
   that opens with stray punctuation (")This conversation...");
 - `clones`: two participants with the same value in a whole field (speech style, lifestyle,
   a memory, the list of qualities when it has two or more): the same person twice under two names;
-  or three or more whose field opens with the same four words for every one of them;
+  or three or more whose field opens with the same four words for every one of them, or who all
+  have the same qualities (a single one included: "dazzling" for everyone);
 - `not_a_sentence`: a situation or topic that is no text of its own: too few words, no word
   beyond names and function words, a cut-off ending (a dangling word, or the whole length limit
   filled without ending the sentence), or the topic repeating the situation;
@@ -119,6 +120,10 @@ def clone_problems(experience: Experience) -> list[str]:
                 problems.append(f"participants[{j}] ({people[j].name}) and participants[{i}] ({people[i].name}) "
                                 f"have the same {field}")
             first_seen.setdefault(key, i)
+    # the same single quality for everyone ("dazzling" five times): one person under several names
+    qualities = {tuple(sorted(_key(q) for q in person.qualities)) for person in people}
+    if len(people) >= 3 and len(qualities) == 1 and all(next(iter(qualities))):
+        problems.append(f"all {len(people)} participants have the same qualities ({', '.join(next(iter(qualities)))})")
     # near-clones: three or more people whose field opens alike for every one of them ("A new
     # adventure: visiting the countryside..." five times) are one template filled five ways.
     # Two people may share an opening by chance; all of them do not.

@@ -27,6 +27,9 @@ LEAK_MARKERS = (
     # the role play or the reply's word limit talked about: "I'll make sure my character does the
     # same", "only 20 words left in my bio", "as a creative assistant and an AI-powered storyteller"
     "my character", "my bio", "words left", "characters left", "creative assistant", "ai-powered",
+    # the persona prompt's instructions read out ("Mehmet, speaking in the first person and no
+    # narration.") or a writer's voice about the scene ("In your scene, you have...")
+    "in the first person", "no narration", "in your scene", "detailed scenario", "for your reference",
 )
 GENERIC_LABELS = ("user", "assistant", "system", "speaker", "narrator")
 # People echo a phrase; six words in a row lifted from an earlier line is parroting, and the

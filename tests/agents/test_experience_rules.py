@@ -90,6 +90,15 @@ def test_every_participant_opening_a_field_alike_is_a_near_clone(experience: Exp
     assert "clones" not in experience_findings(changed(experience, two_alike))
 
 
+def test_everyone_with_the_same_single_quality_is_a_clone(experience: Experience) -> None:
+    def dazzling(d: dict[str, Any]) -> None:
+        for person in d["participants"]:
+            person["qualities"] = ["Dazzling"]
+
+    assert experience_findings(changed(experience, dazzling))["clones"] == [
+        "all 3 participants have the same qualities (dazzling)"]
+
+
 def test_sharing_one_quality_is_not_cloning(experience: Experience) -> None:
     def share(d: dict[str, Any]) -> None:
         d["participants"][2]["qualities"] = ["calm", "funny"]  # Tomas is calm too
