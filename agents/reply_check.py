@@ -30,6 +30,9 @@ LEAK_MARKERS = (
     # the persona prompt's instructions read out ("Mehmet, speaking in the first person and no
     # narration.") or a writer's voice about the scene ("In your scene, you have...")
     "in the first person", "no narration", "in your scene", "detailed scenario", "for your reference",
+    # the persona and selector prompts' framing turned on the listener ("You are speaking with a
+    # Japanese-American mother.")
+    "you are speaking with", "years old, talking with", "role play game",
 )
 GENERIC_LABELS = ("user", "assistant", "system", "speaker", "narrator")
 # People echo a phrase; six words in a row lifted from an earlier line is parroting, and the

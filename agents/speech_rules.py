@@ -1,7 +1,7 @@
 """Is a line speech? Rules for the turns a tiny model writes that are not something a person
 says: stage text ("Situation 2.", "*smiles*", "Joy nods.", "A big hug."), a lone word
 ("Santupulada."), a roll call of names ("Nasrin, Giulia and Camille.", "Alinta and Shira,
-siblings with..."), a speaker addressing themselves ("Bao and Joy,
+siblings with...", "Tuan and Shira, Ella's team of superheroes."), a speaker addressing themselves ("Bao and Joy,
 I'm so glad..." said by Joy), and an opening that repeats an earlier line's first words ("I'm
 glad to hear that..." turn after turn, or "I'm so glad to hear...": intensifiers do not make an
 opening new).
@@ -33,6 +33,10 @@ _ASIDE = re.compile(r"[(\[]([^()\[\]]+)[)\]]")
 _RELATION_GLUE = {"the", "a", "an", "of", "my", "our", "his", "her", "their", "old", "best"}
 # what may follow a gesture named as a noun phrase: "A smile from a friend", "A hug for you all"
 _GESTURE_TAIL = {"from", "for", "to", "of", "and", "at", "with", "across", "in"}
+# how a description of people opens: "Tuan and Shira, Ella's team of superheroes."
+_DESCRIPTION_HEADS = {"the", "a", "an", "my", "our", "your", "his", "her", "their"}
+# contractions that make a clause: "you're", "we'll", "don't"
+_CLAUSE_ENDINGS = ("'re", "'m", "'ll", "'ve", "'d", "n't")
 # words before a speaker's own name that introduce them: "I'm Joy", "my name is Joy"
 _INTRODUCTIONS = {("i'm",), ("me",), ("it's",), ("i", "am"), ("name", "is"), ("it", "is"), ("this", "is"),
                   ("name's",)}
@@ -142,12 +146,33 @@ def roll_call(text: str, names: Iterable[str]) -> str | None:
     if (sum(t in known for t in head) >= 2 and all(t in known or t in word_set("connectors") for t in head)
             and appositive and appositive[0] in word_set("relation_words")):
         return f"introduces people by their relation ({text.strip()[:60]!r})"
+    if _cast_line(text, segments, known):
+        return f"introduces people with a description, as a cast list does ({text.strip()[:60]!r})"
     # names and how they are related, nothing else: "Yusuf, brother.", "Jamal and Esther, the
     # parents of Isaac." (the relations list read out)
     if all(t in word_set("relation_words") or t in _RELATION_GLUE for t in rest) and any(
             t in word_set("relation_words") for t in rest):
         return f"only lists names and relations ({text.strip()[:60]!r})"
     return None
+
+
+def _cast_line(text: str, segments: list[list[str]], known: set[str]) -> bool:
+    """Two or more names, then one description and the line ends, stated, with no clause in it:
+    "Tuan and Shira, Ella's team of superheroes." (a cast list read out). An exclamation is a
+    cheer ("Tuan and Shira, the best team ever!"), a verb or a pronoun makes it speech ("Tuan and
+    Shira, the bus is here.", "Joy and Diego, my friends, welcome!")."""
+    if len(segments) < 2 or text.rstrip().endswith(("!", "?")):
+        return False
+    *heads, description = segments  # "Nasrin, Giulia and Camille, ..." splits its names too
+    head = [t for segment in heads for t in segment]
+    if sum(t in known for t in head) < 2 or not all(t in known or t in word_set("connectors") for t in head):
+        return False
+    first = description[0]
+    opens_description = first in _DESCRIPTION_HEADS or (first.endswith("'s") and first.removesuffix("'s") in known)
+    # a verb in -ing makes a clause too ("your tea's getting cold"); "the morning crew" is let go
+    has_clause = any(t in word_set("clause_words") or t.endswith(_CLAUSE_ENDINGS) or (len(t) > 4 and t.endswith("ing"))
+                     for t in description)
+    return opens_description and not has_clause
 
 
 def fragment(text: str) -> str | None:

@@ -153,7 +153,9 @@ def test_a_reply_is_kept_from_opening_with_its_speakers_name_or_a_stage_label() 
                                   "Remember, there are only 20 words left in my bio!",
                                   "As a creative assistant and an AI-powered storyteller, I am delighted.",
                                   "Mehmet and Bao, speaking in the first person.",
-                                  "In your scene, you have a beautiful and talented person."])
+                                  "In your scene, you have a beautiful and talented person.",
+                                  "You are speaking with a Japanese-American mother.",
+                                  "Diego, 54 years old, talking with Bao about the garden."])
 def test_an_assistant_rewriting_text_is_a_leak(line: str) -> None:
     found = reply_findings(line, speaker_labels=[], earlier=[], speaker="Bao", names=["Bao", "Diego"])
     assert "format_leak" in found

@@ -75,7 +75,10 @@ def test_a_lone_word_is_a_fragment_and_two_words_are_a_line() -> None:
 @pytest.mark.parametrize("line", ["Nasrin, Giulia and Camille.", "Joy.", "Bao and Diego, brother.", "Bao, Joy.",
                                   "Bao, brother.", "Joy and Diego, the parents of Bao.",
                                   "Joy and Diego, siblings with a love for their school's history.",
-                                  "Bao and Joy, the best friends of Nasrin, walk in the park."])
+                                  "Bao and Joy, the best friends of Nasrin, walk in the park.",
+                                  "Bao and Diego, Joy's team of superheroes.",
+                                  "Nasrin, Giulia and Camille, the new students from Lyon",
+                                  "Bao and Joy, our neighbours from the third floor."])
 def test_a_line_of_names_is_a_roll_call(line: str) -> None:
     assert roll_call(line, NAMES) is not None
 
@@ -84,7 +87,10 @@ def test_a_line_of_names_is_a_roll_call(line: str) -> None:
                                   "Bao, my brother is here.", "Joy is my best friend.",
                                   "Thanks, Joy and Diego.", "Where did everyone go?",
                                   "Joy and Diego, I think siblings should share.",
-                                  "Joy and Diego, my friends, welcome!"])
+                                  "Joy and Diego, my friends, welcome!",
+                                  "Bao and Diego, the best team ever!", "Bao and Diego, the bus is here.",
+                                  "Bao and Diego, Joy's waiting outside.", "Bao and Diego, your tea's getting cold.",
+                                  "Bao and Diego, come and see.", "Bao and Diego, the kettle, now."])
 def test_greetings_and_sentences_with_names_are_not_roll_calls(line: str) -> None:
     assert roll_call(line, NAMES) is None
 
