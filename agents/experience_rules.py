@@ -153,13 +153,23 @@ def sentence_problems(experience: Experience) -> list[str]:
             problems.append(f"{field} has {len(tokens)} word(s), not a sentence ({value.strip()[:50]!r})")
         elif not _content_words(value, names):
             problems.append(f"{field} holds only names and function words ({value.strip()[:50]!r})")
-        elif tokens[-1] in _DANGLING or value.rstrip()[-1:] in {",", ";", ":", "-"}:
-            problems.append(f"{field} is cut off ({value.strip()[-40:]!r})")
-        elif len(value) >= _max_length(field) - 2 and value.rstrip()[-1:] not in _SENTENCE_ENDS:
-            problems.append(f"{field} is cut off at the length limit ({value.strip()[-40:]!r})")
+        elif cut := cut_off(value, _max_length(field)):
+            problems.append(f"{field} {cut} ({value.strip()[-40:]!r})")
     if _key(experience.situation) and _key(experience.situation) == _key(experience.topic):
         problems.append("topic repeats the situation word for word")
     return problems
+
+
+def cut_off(value: str, max_length: int) -> str | None:
+    """Why a text value was cut off rather than finished, or None: it ends on a word no sentence
+    ends on, or it fills its length limit (ended by the grammar, even with a full stop: the
+    topic's one-sentence pattern forces one there)."""
+    tokens = words(value)
+    if tokens and (tokens[-1] in _DANGLING or value.rstrip()[-1:] in {",", ";", ":", "-"}):
+        return "is cut off"
+    if len(value) >= max_length or (len(value) >= max_length - 2 and value.rstrip()[-1:] not in _SENTENCE_ENDS):
+        return "is cut off at the length limit"
+    return None
 
 
 def _max_length(field: str) -> int:

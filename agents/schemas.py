@@ -19,7 +19,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import SkipJsonSchema
 
-from agents.experience_rules import DEGENERATE_RULES, shot_copy_problems
+from agents.experience_rules import DEGENERATE_RULES, cut_off, shot_copy_problems
+from agents.speech_rules import whole_sentences
 
 
 class _Output(BaseModel):
@@ -27,6 +28,19 @@ class _Output(BaseModel):
 
 
 Quality = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+TOPIC_MAX_LENGTH = 120
+# what no character of a topic may be: a sentence end, or what plain text leaves out
+# (orchestrator/models/schema_grammar.py: JSON and template debris, control characters)
+_NOT_IN_TOPIC = r'.!?"\\{}<>|`\[\]\x00-\x1F'
+# The topic is one sentence. The pattern rides in the JSON schema only (json_schema_extra, as in
+# agents/persona_expansion_agents.py): a grammar or a guided decoder then ends the topic at its
+# first full stop instead of letting a tiny model run on into the length limit (15 of 36
+# attempts of a default run were topics cut off there), while validation stays with the
+# experience rules, which record what they reject. A sentence that reaches the limit is forced
+# to end there, fills it, and `not_a_sentence` rejects it as cut off.
+TOPIC_PATTERN = rf"^[^ {_NOT_IN_TOPIC}][^{_NOT_IN_TOPIC}]{{0,{TOPIC_MAX_LENGTH - 2}}}[.!?]$"
 
 
 class Memory(_Output):
@@ -66,7 +80,7 @@ class Experience(_Output):
     participants: list[Participant] = Field(min_length=2, max_length=8)
     relations: list[Relation] = Field(min_length=1, max_length=10)
     situation: str = Field(min_length=1, max_length=300)
-    topic: str = Field(min_length=1, max_length=120)
+    topic: str = Field(min_length=1, max_length=TOPIC_MAX_LENGTH, json_schema_extra={"pattern": TOPIC_PATTERN})
     starter: Starter
 
 
@@ -189,9 +203,28 @@ def _structure_problems(experience: Experience, num_participants: int | None) ->
     return problems
 
 
+def _limit(model: type[BaseModel], field: str) -> int:
+    return next(int(m.max_length) for m in model.model_fields[field].metadata if hasattr(m, "max_length"))
+
+
+def _finished(text: str, max_length: int) -> str:
+    """A text the grammar's limit or a dangling word cut off, up to its last whole sentence; as it
+    is when it was finished or has no whole sentence (then the rules judge it)."""
+    return (cut_off(text, max_length) and whole_sentences(text)) or text
+
+
 def canonical_experience(experience: Experience) -> Experience:
-    """Strip whitespace and make the starter speaker spelling match the participant's."""
+    """Strip whitespace, make the starter speaker spelling match the participant's, and end the
+    starter and the persona descriptions that were cut off ("... I'm going to start my family
+    and", "... When you see a ch") at their last whole sentence (the model_call event keeps the
+    raw output). The situation and topic are not mended: the experience rules reject them."""
     data: dict[str, Any] = experience.model_dump()
+    data["starter"]["text"] = _finished(data["starter"]["text"], _limit(Starter, "text"))
+    for person in data["participants"]:
+        for field in ("lifestyle", "speech_style"):
+            person[field] = _finished(person[field], _limit(Participant, field))
+        for field in ("recent", "long_term"):
+            person["memory"][field] = _finished(person["memory"][field], _limit(Memory, field))
     for person in data["participants"]:
         person["name"] = person["name"].strip()
     by_key = {p["name"].casefold(): p["name"] for p in data["participants"]}

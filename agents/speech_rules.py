@@ -175,6 +175,18 @@ def _cast_line(text: str, segments: list[list[str]], known: set[str]) -> bool:
     return opens_description and not has_clause
 
 
+# a sentence end: the mark, any closing quotes or brackets, then a space or the end of the text
+_SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s|$)")
+
+
+def whole_sentences(text: str) -> str:
+    """The text up to the end of its last whole sentence: a line cut off by the token limit
+    ("... share some small moments with each other which is very important for us all to focus
+    on how we help one") loses the unfinished one. "" when no sentence in it ends."""
+    ends = list(_SENTENCE_END.finditer(text))
+    return text[: ends[-1].end()].strip() if ends else ""
+
+
 def fragment(text: str) -> str | None:
     """A lone word ("Santupulada.", "Sinabulá.") is not a line of a conversation."""
     tokens = words(text)

@@ -8,6 +8,10 @@ of language): the rules the format_leak, repetition, speech, openings and langua
 the finished conversation. Every rejected reply is kept in the transcript with its problems and
 the rules they broke. When the attempts run out the last reply is kept as it is and
 marked, so the critics, not this wrapper, decide the conversation's fate.
+
+A reply the token limit cut off (finish reason "length") ends at its last whole sentence
+(`reply_trimmed` records what was dropped; the model_call event keeps the raw reply); one with no
+whole sentence at all is rejected as `cut_off` and sampled again.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from autogen_core.models import AssistantMessage, ChatCompletionClient, CreateRe
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
+from agents.speech_rules import whole_sentences
 from orchestrator.models.wrapper import WrappingClient
 from orchestrator.store.transcript import Transcript
 
@@ -58,7 +63,18 @@ class CheckedReplyClient(WrappingClient):
                                               cancellation_token=cancellation_token)
             if not isinstance(result.content, str):
                 return result
-            found = self._check(result.content, earlier)
+            text = result.content
+            found: dict[str, list[str]] = {}
+            if result.finish_reason == "length":
+                whole = whole_sentences(text)
+                if whole:
+                    self._transcript.add("reply_trimmed", agent=self._agent, attempt=attempt,
+                                         dropped=text[len(whole):].strip()[:500])
+                    text = whole
+                    result = result.model_copy(update={"content": text})
+                else:
+                    found["cut_off"] = ["stops at the token limit before its first sentence ends"]
+            found |= self._check(text, earlier)
             if not found:
                 return result
             final = attempt == self._attempts

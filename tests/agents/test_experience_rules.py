@@ -119,6 +119,9 @@ def test_sharing_one_quality_is_not_cloning(experience: Experience) -> None:
     ("topic", "Lena and Aisha", "topic holds only names and function words"),
     ("topic", ("How we can have different ways of " + "doing things in the garden and " * 3)[:120],
      "topic is cut off at the length limit"),
+    # the one-sentence grammar ends a run-on topic with a full stop where the limit falls
+    ("topic", ("How we can have different ways of " + "doing things in the garden and " * 3)[:119] + ".",
+     "topic is cut off at the length limit"),
 ])
 def test_situation_or_topic_that_is_not_a_sentence(experience: Experience, field: str, value: str,
                                                     expected: str) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
-from autogen_core.models import AssistantMessage, LLMMessage, SystemMessage, UserMessage
+from autogen_core.models import AssistantMessage, CreateResult, LLMMessage, SystemMessage, UserMessage
 
 from agents.reply_check import leak_problems, reply_findings, reply_problems
+from orchestrator.models.wrapper import WrappingClient
 from orchestrator.stages.reply_resampling import CheckedReplyClient, spoken_lines
 from orchestrator.store.transcript import Transcript
 from tests.helpers import replay
@@ -159,3 +161,35 @@ def test_a_reply_is_kept_from_opening_with_its_speakers_name_or_a_stage_label() 
 def test_an_assistant_rewriting_text_is_a_leak(line: str) -> None:
     found = reply_findings(line, speaker_labels=[], earlier=[], speaker="Bao", names=["Bao", "Diego"])
     assert "format_leak" in found
+
+
+class _CutAtTheLimit(WrappingClient):
+    """Replays its replies as the token limit would end them: finish reason "length"."""
+
+    async def create(self, messages: Sequence[LLMMessage], **kwargs: Any) -> CreateResult:
+        result = await self._inner.create(messages, **kwargs)
+        return result.model_copy(update={"finish_reason": "length"})
+
+
+def test_a_reply_cut_by_the_token_limit_ends_at_its_last_whole_sentence() -> None:
+    cut = "Give me five minutes. I still have to find my keys and the"
+    transcript = Transcript()
+    client = CheckedReplyClient(_CutAtTheLimit(replay([cut])), check=check, attempts=3, agent="Bob",
+                                transcript=transcript)
+    assert asyncio.run(client.create(history())).content == "Give me five minutes."
+    trimmed = [e for e in transcript.events if e["event"] == "reply_trimmed"]
+    assert [(e["attempt"], e["dropped"]) for e in trimmed] == [(1, "I still have to find my keys and the")]
+
+
+def test_a_cut_reply_with_no_whole_sentence_is_sampled_again() -> None:
+    transcript = Transcript()
+    client = CheckedReplyClient(_CutAtTheLimit(replay(["I still have to find my keys and the", "Coming now!"])),
+                                check=check, attempts=3, agent="Bob", transcript=transcript)
+    assert asyncio.run(client.create(history())).content == "Coming now!"
+    assert [e["rules"] for e in transcript.events if e["event"] == "reply_rejected"] == [["cut_off"]]
+
+
+def test_a_reply_that_ended_by_itself_is_never_trimmed() -> None:
+    client = CheckedReplyClient(replay(["Give me five minutes. And the"]), check=check, attempts=1, agent="Bob",
+                                transcript=Transcript())
+    assert asyncio.run(client.create(history())).content == "Give me five minutes. And the"

@@ -82,6 +82,30 @@ def test_canonical_fixes_starter_spelling(experience: Experience) -> None:
     assert fixed.starter.speaker == "Lena"
 
 
+@pytest.mark.parametrize(("text", "kept"), [
+    ("Did you see the oven? I'm going to start my family and", "Did you see the oven?"),
+    ("Morning! " + "We could fix the oven ourselves if we " * 6, "Morning!"),  # filled the limit
+    ("I'm going to start my family and", "I'm going to start my family and"),  # nothing whole: rules judge it
+    ("Did you see the oven? Come look", "Did you see the oven? Come look"),  # finished, just unpunctuated
+])
+def test_canonical_ends_a_cut_off_starter_at_its_last_whole_sentence(experience: Experience, text: str,
+                                                                      kept: str) -> None:
+    text = text[:200]
+    fixed = canonical_experience(mutate(experience, starter={"speaker": "Lena", "text": text}))
+    assert fixed.starter.text == kept
+
+
+def test_canonical_ends_cut_off_persona_descriptions_too(experience: Experience) -> None:
+    data = experience.model_dump()
+    data["participants"][0]["speech_style"] = ("Chopping the tail is not just a means to control your body. "
+                                               "When you see a child " * 3)[:120]
+    data["participants"][0]["memory"]["recent"] = "Her oven broke. She called Tomas and"
+    fixed = canonical_experience(Experience.model_validate(data))
+    assert fixed.participants[0].speech_style == "Chopping the tail is not just a means to control your body."
+    assert fixed.participants[0].memory.recent == "Her oven broke."
+    assert fixed.participants[1] == experience.participants[1]  # finished text is left alone
+
+
 def test_speaker_choice_schema_is_an_enum() -> None:
     model = speaker_choice_schema(["A", "B"])
     assert model.model_json_schema()["properties"]["next_speaker"]["enum"] == ["A", "B"]

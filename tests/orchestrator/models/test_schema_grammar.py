@@ -1,16 +1,17 @@
-"""The embedded engine's grammar for a response schema: integer bounds enumerated, and text fields
-without braces, brackets, escapes or control characters."""
+"""The embedded engine's grammar for a response schema: integer bounds enumerated, text fields
+without braces, brackets, escapes or control characters, and the experience's topic one sentence."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import llama_cpp
 import pytest
 from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
 from pydantic import BaseModel, Field
 
-from agents.schemas import experience_schema
+from agents.schemas import TOPIC_MAX_LENGTH, TOPIC_PATTERN, experience_schema
 from orchestrator.models.schema_grammar import (
     MAX_ENUMERATED_RANGE,
     PLAIN_TEXT_CHAR_RULE,
@@ -50,6 +51,29 @@ def test_text_fields_lose_braces_brackets_escapes_and_control_characters() -> No
     assert schema_grammar(None) == JSON_GBNF
 
 
+class _Frame(BaseModel):
+    topic: str = Field(max_length=TOPIC_MAX_LENGTH, json_schema_extra={"pattern": TOPIC_PATTERN})
+
+
+@pytest.mark.parametrize(("topic", "one_sentence"), [
+    ("Moving abroad.", True), ("Whether Lena should sell the bakery?", True), ("x" * 119 + "!", True),
+    ("Moving abroad", False), ("Sell the bakery. Or keep it.", False), (" Moving abroad.", False),
+    ("{{topic}}.", False), ("x" * 120 + ".", False),
+])
+def test_the_topic_pattern_is_one_sentence_of_plain_text(topic: str, one_sentence: bool) -> None:
+    assert bool(re.fullmatch(TOPIC_PATTERN, topic)) is one_sentence
+
+
+def test_the_experience_topic_is_decoded_as_one_sentence() -> None:
+    schema = experience_schema(3, ["Ana", "Ben", "Cy"]).model_json_schema()
+    assert schema["properties"]["topic"]["pattern"] == TOPIC_PATTERN
+    rule = next(line for line in schema_grammar(schema).splitlines() if line.startswith("topic ::="))
+    # the last thing before the closing quote is the sentence end; nothing before it may be one
+    assert rule.endswith(r'[.!?] "\"" space'), rule[-40:]
+    inner = next(line for line in schema_grammar(schema).splitlines() if line.startswith("topic-1 ::="))
+    assert inner.startswith("topic-1 ::= [^.!?")
+
+
 @pytest.mark.integration
 def test_the_grammar_parses_and_holds_in_llama_cpp() -> None:
     from orchestrator.models.local import bundled_model_path
@@ -62,5 +86,22 @@ def test_the_grammar_parses_and_holds_in_llama_cpp() -> None:
         person = _Person.model_validate_json(out["choices"][0]["text"])  # type: ignore[index]
         assert 5 <= person.age <= 100
         assert not set(person.name) & set("{}[]<>|`\\")
+    finally:
+        llm.close()
+
+
+@pytest.mark.integration
+def test_a_run_on_topic_stops_at_its_first_sentence_in_llama_cpp() -> None:
+    from orchestrator.models.local import bundled_model_path
+
+    llm = llama_cpp.Llama(model_path=str(bundled_model_path()), n_ctx=512, verbose=False)
+    try:
+        grammar = llama_cpp.LlamaGrammar.from_string(schema_grammar(_Frame.model_json_schema()), verbose=False)
+        prompt = "Write JSON with a long topic of three sentences about moving abroad with a family.\n"
+        for seed in (1, 2, 3):
+            out = llm.create_completion(prompt, grammar=grammar, max_tokens=80, temperature=0.8, seed=seed)
+            topic = _Frame.model_validate_json(out["choices"][0]["text"]).topic  # type: ignore[index]
+            assert re.fullmatch(TOPIC_PATTERN, topic), topic
+            assert sum(topic.count(end) for end in ".!?") == 1, topic
     finally:
         llm.close()
