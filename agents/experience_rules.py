@@ -44,6 +44,10 @@ _STRAY_OPENING = re.compile(r"^\s*[),.;:!?}\]]")
 # Words every participant's field may not open with alike (clone_problems): four, so that a
 # common start ("She is a", "He loves to") stays allowed for three people and more.
 CLONE_OPENING_WORDS = 4
+# A situation or topic sharing this much of its words with a shot's is that shot's, reworded;
+# below NEAR_COPY_MIN_WORDS words, shared words are common phrasing ("Moving house.").
+NEAR_COPY_SHARE = 0.8
+NEAR_COPY_MIN_WORDS = 5
 # A situation needs a few words to set a scene; a topic can be a short phrase ("Moving abroad").
 MIN_WORDS = {"situation": 4, "topic": 2}
 # Words no sentence or phrase ends on: a value that ends on one was cut off. (Prepositions and
@@ -196,14 +200,27 @@ def starter_problems(experience: Experience) -> list[str]:
 
 
 def shot_copy_problems(experience: Experience, shots: Sequence[Experience]) -> list[str]:
-    """The frame (situation, topic, starter) copied word for word from a shot."""
+    """The frame (situation, topic, starter) copied word for word from a shot, or the situation or
+    topic copied with a word or two changed or added: NEAR_COPY_SHARE of the shorter one's words
+    are the other's ("Whether Arjun may go to the cycling trip." from "... go on the cycling
+    trip.", "Family dinner on a Friday night." from the shot's longer situation)."""
     problems = []
     for field in ("situation", "topic", "starter"):
         def text(exp: Experience, field: str = field) -> str:
             return _key(exp.starter.text if field == "starter" else getattr(exp, field))
         if text(experience) and any(text(shot) == text(experience) for shot in shots):
             problems.append(f"{field} is copied word for word from a shot")
+        elif field != "starter":
+            value = getattr(experience, field)
+            if any(_near_copy(value, getattr(shot, field)) for shot in shots):
+                problems.append(f"{field} is a shot's {field} with a few words changed ({value[:50]!r})")
     return problems
+
+
+def _near_copy(value: str, shot_value: str) -> bool:
+    mine, theirs = set(words(value)), set(words(shot_value))
+    shorter = min(len(mine), len(theirs))
+    return shorter >= NEAR_COPY_MIN_WORDS and len(mine & theirs) >= NEAR_COPY_SHARE * shorter
 
 
 # rule name -> check; experience_findings (agents/schemas.py) runs them all, and shot_copy when

@@ -169,3 +169,25 @@ def test_a_frame_copied_from_a_shot(experience: Experience) -> None:
     assert experience_findings(copied, shots=[shot])["shot_copy"] == ["topic is copied word for word from a shot"]
     assert "shot_copy" not in experience_findings(copied)  # no shots given: nothing to compare with
     assert experience_findings(experience, 3, shots=[shot]) == {}
+
+
+@pytest.mark.parametrize(("field", "value", "shot_value", "near"), [
+    ("topic", "Whether Arjun may go to the cycling trip.", "Whether Arjun may go on the cycling trip.", True),
+    ("topic", "How to help bees in my city; how do they live here in my village.", "How to help bees in the city.",
+     True),
+    ("situation", "Family dinner on a Friday night.",
+     "Family dinner on a Friday night; Arjun has printed a map of the route and put it on the table.", True),
+    ("topic", "Whether to sell the old van before winter.", "Whether Arjun may go on the cycling trip.", False),
+    ("topic", "Moving to the city.", "Moving to the coast.", False),  # too short to tell a copy from phrasing
+])
+def test_a_frame_reworded_from_a_shot(experience: Experience, field: str, value: str, shot_value: str,
+                                      near: bool) -> None:
+    def set_value(d: dict[str, Any]) -> None:
+        d[field] = value
+
+    def set_shot_value(d: dict[str, Any]) -> None:
+        d[field] = shot_value
+
+    found = experience_findings(changed(experience, set_value), shots=[changed(experience, set_shot_value)])
+    assert (f"{field} is a shot's {field} with a few words changed ({value[:50]!r})" in found.get("shot_copy", [])) \
+        is near, found
