@@ -33,6 +33,10 @@ LEAK_MARKERS = (
     # the persona and selector prompts' framing turned on the listener ("You are speaking with a
     # Japanese-American mother.")
     "you are speaking with", "years old, talking with", "role play game",
+    # the instruction model's helpdesk voice ("I'm sorry, but I've been unable to assist you",
+    # "If you have a question... don't hesitate to ask in any language!")
+    "assist you", "unable to assist", "hesitate to ask", "hesitate about asking", "hesitate to reach out",
+    "feel free to ask", "any questions or", "if you have any questions",
 )
 GENERIC_LABELS = ("user", "assistant", "system", "speaker", "narrator")
 # People echo a phrase; six words in a row lifted from an earlier line is parroting, and the

@@ -187,6 +187,20 @@ def whole_sentences(text: str) -> str:
     return text[: ends[-1].end()].strip() if ends else ""
 
 
+_QUOTES = {'"': '"', "\u201c": "\u201d", "'": "'"}
+
+
+def unquoted(text: str) -> str:
+    """A line wrapped whole in quotation marks, without them ('"Dalia, I'm glad you're here."'):
+    a person says the line, they do not quote it. Quotes inside the line stay."""
+    stripped = text.strip()
+    close = _QUOTES.get(stripped[:1])
+    inner = stripped[1:-1]
+    if close and len(stripped) > 2 and stripped.endswith(close) and stripped[:1] not in inner and close not in inner:
+        return inner.strip()
+    return text
+
+
 def fragment(text: str) -> str | None:
     """A lone word ("Santupulada.", "Sinabulá.") is not a line of a conversation."""
     tokens = words(text)

@@ -36,15 +36,31 @@ TOPICS = ("Whether the bakery should open on Sundays.", "Who pays for the broken
           "Who keeps the lost-and-found box.")
 
 
+# as many situations as topics, no two sharing most of their words (shot_copy rejects a shot's
+# situation reworded, and every written experience becomes a shot)
+SITUATIONS = ("Saturday morning at the bakery counter before opening.", "A rainy evening in the repair shop.",
+              "Lunch break on the harbour wall.", "The street party committee meets in the pub.",
+              "Allotment gardeners gather by the tool shed.", "A muddy walk along the river path.",
+              "Stallholders unload vans in the car park.", "Commuters wait at a cold bus stop.",
+              "Neighbours talk over the fence on Sunday.", "The school office after the last bell.")
+
+
+def varied_experience(experience: Experience, i: int) -> Experience:
+    """The i-th variation of `experience`: its own situation, topic and starter (past the lists,
+    four-word ones, too short to count as a reworded copy of another)."""
+    topic = TOPICS[i] if i < len(TOPICS) else f"Round {i} of talks."
+    situation = SITUATIONS[i] if i < len(SITUATIONS) else f"Market day number {i}."
+    return experience.model_copy(update={
+        "situation": situation, "topic": topic,
+        "starter": experience.starter.model_copy(update={"text": f"Okay, listen. {topic}"})})
+
+
 def varied_experiences(experience: Experience, n: int) -> list[str]:
     """n scripted generator answers (JSON) that differ in situation, topic and starter: each
     written experience joins the few-shot hub, and one repeating a shot's is rejected (shot_copy)."""
     answers = []
     for i in range(n):
-        topic = f"{TOPICS[i % len(TOPICS)]}" if i < len(TOPICS) else f"{TOPICS[i % len(TOPICS)]} Round {i}."
-        varied = experience.model_copy(update={
-            "situation": f"{experience.situation} Day {i + 1}.", "topic": topic,
-            "starter": experience.starter.model_copy(update={"text": f"Okay, listen. {topic}"})})
+        varied = varied_experience(experience, i)
         answers.append(json.dumps(varied.model_dump()))
     return answers
 

@@ -9,9 +9,10 @@ the finished conversation. Every rejected reply is kept in the transcript with i
 the rules they broke. When the attempts run out the last reply is kept as it is and
 marked, so the critics, not this wrapper, decide the conversation's fate.
 
-A reply the token limit cut off (finish reason "length") ends at its last whole sentence
-(`reply_trimmed` records what was dropped; the model_call event keeps the raw reply); one with no
-whole sentence at all is rejected as `cut_off` and sampled again.
+A reply wrapped whole in quotation marks loses them. A reply the token limit cut off (finish
+reason "length") ends at its last whole sentence (`reply_trimmed` records what was dropped; the
+model_call event keeps the raw reply); one with no whole sentence at all is rejected as `cut_off`
+and sampled again.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from autogen_core.models import AssistantMessage, ChatCompletionClient, CreateRe
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from agents.speech_rules import whole_sentences
+from agents.speech_rules import unquoted, whole_sentences
 from orchestrator.models.wrapper import WrappingClient
 from orchestrator.store.transcript import Transcript
 
@@ -64,6 +65,9 @@ class CheckedReplyClient(WrappingClient):
             if not isinstance(result.content, str):
                 return result
             text = result.content
+            if unquoted(text) != text:  # said, not quoted: the marks go, the transcript's model_call keeps them
+                text = unquoted(text)
+                result = result.model_copy(update={"content": text})
             found: dict[str, list[str]] = {}
             if result.finish_reason == "length":
                 whole = whole_sentences(text)

@@ -157,7 +157,10 @@ def test_a_reply_is_kept_from_opening_with_its_speakers_name_or_a_stage_label() 
                                   "Mehmet and Bao, speaking in the first person.",
                                   "In your scene, you have a beautiful and talented person.",
                                   "You are speaking with a Japanese-American mother.",
-                                  "Diego, 54 years old, talking with Bao about the garden."])
+                                  "Diego, 54 years old, talking with Bao about the garden.",
+                                  "I'm sorry, but I've been unable to assist you in a moment.",
+                                  "If you have a question, don't hesitate to ask in any language!",
+                                  "If there are any questions or problems, please don't hesitate about asking."])
 def test_an_assistant_rewriting_text_is_a_leak(line: str) -> None:
     found = reply_findings(line, speaker_labels=[], earlier=[], speaker="Bao", names=["Bao", "Diego"])
     assert "format_leak" in found
@@ -193,3 +196,13 @@ def test_a_reply_that_ended_by_itself_is_never_trimmed() -> None:
     client = CheckedReplyClient(replay(["Give me five minutes. And the"]), check=check, attempts=1, agent="Bob",
                                 transcript=Transcript())
     assert asyncio.run(client.create(history())).content == "Give me five minutes. And the"
+
+
+def test_a_reply_in_quotation_marks_is_said_not_quoted() -> None:
+    transcript = Transcript()
+    client = CheckedReplyClient(replay(['"Alice, give me five minutes."']), check=check, attempts=1, agent="Bob",
+                                transcript=transcript)
+    assert asyncio.run(client.create(history())).content == "Alice, give me five minutes."
+    client = CheckedReplyClient(replay(['She said "five minutes" twice.']), check=check, attempts=1, agent="Bob",
+                                transcript=transcript)
+    assert asyncio.run(client.create(history())).content == 'She said "five minutes" twice.'

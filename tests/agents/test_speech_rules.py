@@ -15,6 +15,8 @@ from agents.speech_rules import (
     self_address,
     speech_problems,
     stage_text,
+    unquoted,
+    whole_sentences,
 )
 from tests.helpers import FIXTURES
 
@@ -154,3 +156,24 @@ def test_an_opening_repeated_from_an_earlier_line_is_caught() -> None:
     assert repeated_opening("I'm glad to hear that. This shows how brave you are.", earlier, NAMES) is not None
     assert repeated_opening("Joy, I'm glad to hear it.", earlier, NAMES) is not None
     assert repeated_opening("Glad to hear it, honestly.", earlier, NAMES) is None
+
+
+@pytest.mark.parametrize(("line", "said"), [
+    ('"Dalia, I\'m glad you\'re here."', "Dalia, I'm glad you're here."),
+    ("\u201cYes, sure.\u201d", "Yes, sure."),
+    ('"Hi," she said, "come in."', '"Hi," she said, "come in."'),  # quotes inside: a quotation, kept
+    ("'Tis the season.", "'Tis the season."),
+])
+def test_a_line_wrapped_in_quotation_marks_loses_them(line: str, said: str) -> None:
+    assert unquoted(line) == said
+
+
+@pytest.mark.parametrize(("text", "whole"), [
+    ("Hello there. How are you and", "Hello there."),
+    ('He said "go." Then we', 'He said "go."'),
+    ("Wait... what? I", "Wait... what?"),
+    ("It costs 3.5 euros and", ""),  # a decimal point ends no sentence
+    ("no end here", ""),
+])
+def test_whole_sentences_drop_the_unfinished_one(text: str, whole: str) -> None:
+    assert whole_sentences(text) == whole

@@ -15,7 +15,7 @@ from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, FAILURES, HUB, MANIFEST, transcript_path
 from orchestrator.store.records import ConversationRecord, FailureRecord
-from tests.helpers import replay, replay_hub, tiny_request
+from tests.helpers import replay, replay_hub, tiny_request, varied_experience
 
 
 def request(tmp_path: Path, n: int = 3) -> RunRequest:
@@ -25,11 +25,7 @@ def request(tmp_path: Path, n: int = 3) -> RunRequest:
 async def test_run_writes_records_transcripts_hub_and_manifest(tmp_path: Path, experience: Experience) -> None:
     # the fixture is seed shot 1, and each written experience joins the hub: an experience whose
     # situation, topic or starter repeats a shot's is rejected (shot_copy), so each answer has its own
-    topics = ["Whether the bakery should open on Sundays.", "Who pays for the broken oven.", "A holiday by the sea."]
-    variants = [experience.model_copy(update={
-        "situation": f"{experience.situation} Day {day}.", "topic": topic,
-        "starter": experience.starter.model_copy(update={"text": f"Okay, rolls first. {topic}"})})
-        for day, topic in enumerate(topics, 1)]
+    variants = [varied_experience(experience, i) for i in range(3)]
     good, second, third = (json.dumps(v.model_dump()) for v in variants)
     prepared = prepare_run(request(tmp_path))
     prepared.models = replay_hub(tmp_path, {

@@ -25,7 +25,7 @@ from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, FAILURES, ITERATIONS, REJECTED, transcript_path
 from orchestrator.store.transcript import Transcript
-from tests.helpers import FIXTURES, ScriptedHubBase
+from tests.helpers import FIXTURES, SITUATIONS, ScriptedHubBase
 
 FIXTURE = json.loads((FIXTURES / "critic_conversations.json").read_text())
 SETTINGS = RoleSettings(backend="replay", temperature=0.0, top_p=None, max_tokens=64)
@@ -47,7 +47,7 @@ def experience(i: int) -> str:
     exp = copy.deepcopy(FIXTURE["experience"])
     exp["participants"] = exp["participants"][:2]
     exp["relations"] = exp["relations"][:1]
-    exp["situation"] = f"Evening number {i + 1} in Alice's kitchen, trying out the new oven."
+    exp["situation"] = SITUATIONS[i]  # each its own: a reworded shot situation is rejected (shot_copy)
     exp["topic"] = TOPICS[i]
     exp["starter"]["text"] = f"So, about this: {TOPICS[i].lower()}"
     return json.dumps(exp)

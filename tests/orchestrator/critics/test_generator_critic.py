@@ -4,7 +4,6 @@ real embedded model (integration)."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 from collections import deque
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
+from agents.schemas import Experience
 from orchestrator.config import ModelsConfig, RoleSettings, Scenario, load_models
 from orchestrator.driver import execute_run
 from orchestrator.models.hub import RecordingClient
@@ -21,7 +21,7 @@ from orchestrator.prepare import RunRequest, prepare_run
 from orchestrator.store.jsonl import read_jsonl
 from orchestrator.store.layout import CONVERSATIONS, HUB, ITERATIONS, MANIFEST, REJECTED, transcript_path
 from orchestrator.store.transcript import Transcript
-from tests.helpers import FIXTURES, ScriptedHubBase
+from tests.helpers import FIXTURES, ScriptedHubBase, varied_experience
 
 FIXTURE = json.loads((FIXTURES / "critic_conversations.json").read_text())
 SETTINGS = RoleSettings(backend="replay", temperature=0.0, top_p=None, max_tokens=64)
@@ -34,14 +34,16 @@ CLEAN_LINES = {
 LOOP_LINE = "I think I will take it, I think I will take it."
 
 
-def experience(marker: str) -> str:
-    exp = copy.deepcopy(FIXTURE["experience"])
+def experience(i: int) -> str:
+    """The i-th scripted experience, MARKER-i in its situation: situation, topic and starter all
+    its own (an experience that copies or rewords its shot's is rejected: shot_copy)."""
+    marker = f"MARKER-{i}"
+    varied = varied_experience(Experience.model_validate(FIXTURE["experience"]), i)
+    exp = varied.model_dump()
     exp["participants"] = exp["participants"][:2]
     exp["relations"] = exp["relations"][:1]
-    exp["situation"] = f"{marker}: Sunday evening in Alice's kitchen, trying out the new oven."
-    # topic and starter differ too: an experience that copies its shot's is rejected (shot_copy)
-    exp["topic"] = f"{exp['topic']} ({marker})"
-    exp["starter"]["text"] = f"{exp['starter']['text']} ({marker})"
+    exp["situation"] = f"{marker}: {varied.situation}"
+    exp["starter"]["text"] = f"{FIXTURE['experience']['starter']['text']} ({marker})"
     return json.dumps(exp)
 
 
@@ -50,7 +52,7 @@ class ScriptedModels(ScriptedHubBase):
     it) unless `all_loop` is false for clean ones; candidate 1 is clean. Critics approve."""
 
     def __init__(self, *, loop_every_candidate: bool = False, interrupt_at_persona_client: int | None = None) -> None:
-        self.experiences = deque(experience(f"MARKER-{i}") for i in range(20))
+        self.experiences = deque(experience(i) for i in range(20))
         self.loop_every_candidate = loop_every_candidate
         self.persona_clients = 0
         self.interrupt_at = interrupt_at_persona_client
