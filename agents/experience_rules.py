@@ -39,6 +39,9 @@ if TYPE_CHECKING:  # schemas imports this module; the type is only needed for an
 _DEBRIS_CHARS = re.compile(r"[{}\[\]<>|\\`]")
 _TORN_JSON = re.compile(r"""['"]\s*[,:]\s*['"]""")
 _SNAKE_CASE = re.compile(r"\b[a-z]+_[a-z_]+\b")
+# an identifier or a token id, not something said of a person: "Myself-15023497682" (a year, a
+# price or a house number has fewer digits)
+_DIGIT_RUN = re.compile(r"\d{7,}")
 # the tail of something torn off before the value: ")This conversation...", ". They don't..."
 _STRAY_OPENING = re.compile(r"^\s*[),.;:!?}\]]")
 # Words every participant's field may not open with alike (clone_problems): four, so that a
@@ -80,7 +83,7 @@ def debris(value: str, *, is_name: bool = False) -> str | None:
     if lowered in word_set("placeholders"):
         return f"is a placeholder ({value.strip()!r})"
     snake = None if is_name else _SNAKE_CASE.search(lowered)
-    found = _DEBRIS_CHARS.search(value) or _TORN_JSON.search(value) or snake
+    found = _DEBRIS_CHARS.search(value) or _TORN_JSON.search(value) or snake or _DIGIT_RUN.search(value)
     if found:
         return f"carries template or JSON debris ({found.group(0)!r} in {value.strip()[:50]!r})"
     for field in word_set("schema_fields"):

@@ -215,9 +215,9 @@ def _finished(text: str, max_length: int) -> str:
 
 def canonical_experience(experience: Experience) -> Experience:
     """Strip whitespace, make the starter speaker spelling match the participant's, and end the
-    starter and the persona descriptions that were cut off ("... I'm going to start my family
-    and", "... When you see a ch") at their last whole sentence (the model_call event keeps the
-    raw output). The situation and topic are not mended: the experience rules reject them."""
+    starter, the persona descriptions and the relations that were cut off ("... I'm going to
+    start my family and", "... When you see a ch") at their last whole sentence (the model_call
+    event keeps the raw output). The situation and topic are not mended: the rules reject them."""
     data: dict[str, Any] = experience.model_dump()
     data["starter"]["text"] = _finished(data["starter"]["text"], _limit(Starter, "text"))
     for person in data["participants"]:
@@ -225,6 +225,8 @@ def canonical_experience(experience: Experience) -> Experience:
             person[field] = _finished(person[field], _limit(Participant, field))
         for field in ("recent", "long_term"):
             person["memory"][field] = _finished(person["memory"][field], _limit(Memory, field))
+    for relation in data["relations"]:
+        relation["relation"] = _finished(relation["relation"], _limit(Relation, "relation"))
     for person in data["participants"]:
         person["name"] = person["name"].strip()
     by_key = {p["name"].casefold(): p["name"] for p in data["participants"]}

@@ -75,6 +75,8 @@ def stage_text(text: str, names: Iterable[str] = ()) -> str | None:
     if _named_gesture(tokens):
         return f"names a gesture instead of speaking ({text.strip()[:40]!r})"
     known = name_words(names)
+    if _card_line(text, known):
+        return f"reads out a character card ({text.strip()[:40]!r})"
     for subject, verb, after in _narration_heads(text, known):
         if verb not in word_set("narration_verbs"):
             continue
@@ -98,6 +100,20 @@ def stage_text(text: str, names: Iterable[str] = ()) -> str | None:
         if names_listed >= 2 and len(tokens) > i and tokens[i] in word_set("gesture_verbs") | word_set("stage_manners"):
             return f"narrates instead of speaking ({text.strip()[:40]!r})"
     return None
+
+
+# what a character card holds besides names: an age and a manner ("21 years of age, talking")
+_CARD_WORDS = {"years", "year", "old", "of", "age", "aged", "talking", "speaking", "listening"}
+
+
+def _card_line(text: str, known: set[str]) -> bool:
+    """Names, an age and a manner, asides in brackets aside: "Oksana (removing the person's face
+    color) 21 years old, smiling.", "Wei and Emil 21 years of age, talking." (the persona
+    prompt's "You are Wei, 20 years old, talking with..." turned into stage text)."""
+    tokens = words(_ASIDE.sub(" ", text))
+    allowed = _CARD_WORDS | word_set("connectors") | word_set("gesture_verbs") | word_set("stage_manners")
+    return (any(t in known for t in tokens) and any(t.isdigit() or t in {"years", "aged"} for t in tokens)
+            and all(t in known or t in allowed or t.isdigit() for t in tokens))
 
 
 def _named_gesture(tokens: list[str]) -> bool:

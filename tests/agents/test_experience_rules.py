@@ -31,7 +31,7 @@ def test_clean_experiences_pass_every_rule(rule: str, index: int) -> None:
 @pytest.mark.parametrize("value", ["{{", "{{', 'topic:Sitting in the city of Tokyo", "}, {", "[\"kind\"]",
                                    "Lives in person_a's flat", "topic: moving abroad", "N/A", "string", "<|im_end|>",
                                    ",", "42", ")This conversation has been taken from the chat.",
-                                   ". They don't want me to go"])
+                                   ". They don't want me to go", "Myself-15023497682"])
 def test_template_and_json_debris(value: str) -> None:
     assert debris(value) is not None
 
@@ -39,7 +39,8 @@ def test_template_and_json_debris(value: str) -> None:
 @pytest.mark.parametrize("value", ["Runs a small bakery; swims before dawn.",
                                    "Grew up above her parents' corner shop.",
                                    "Quick, practical sentences; jokes when stressed.",
-                                   "Five-a-side football (Thursdays)."])
+                                   "Five-a-side football (Thursdays).",
+                                   "Moved to 1204 Harbour Road in 2019; paid 250000 for the flat."])
 def test_ordinary_text_is_not_debris(value: str) -> None:
     assert debris(value) is None
 

@@ -100,7 +100,9 @@ def test_canonical_ends_cut_off_persona_descriptions_too(experience: Experience)
     data["participants"][0]["speech_style"] = ("Chopping the tail is not just a means to control your body. "
                                                "When you see a child " * 3)[:120]
     data["participants"][0]["memory"]["recent"] = "Her oven broke. She called Tomas and"
+    data["relations"][0]["relation"] = "husband; she has a second son with him now. He is still thinking about the"
     fixed = canonical_experience(Experience.model_validate(data))
+    assert fixed.relations[0].relation == "husband; she has a second son with him now."
     assert fixed.participants[0].speech_style == "Chopping the tail is not just a means to control your body."
     assert fixed.participants[0].memory.recent == "Her oven broke."
     assert fixed.participants[1] == experience.participants[1]  # finished text is left alone

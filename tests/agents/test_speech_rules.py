@@ -63,7 +63,8 @@ def test_stage_text_is_not_speech(line: str) -> None:
                                   "I love Bao's smile.", "A smile costs nothing, you know.",
                                   "A hug would fix everything right now, honestly.",
                                   "We went hiking (something I love) on Sunday.",
-                                  "Bao, Diego, smile for the photo!"])
+                                  "Bao, Diego, smile for the photo!",
+                                  "Joy is 21 years old today!", "Bao and Joy, 40 years of friendship, talking."])
 def test_lines_that_mention_stage_words_are_still_speech(line: str) -> None:
     assert stage_text(line, NAMES) is None
 
@@ -177,3 +178,11 @@ def test_a_line_wrapped_in_quotation_marks_loses_them(line: str, said: str) -> N
 ])
 def test_whole_sentences_drop_the_unfinished_one(text: str, whole: str) -> None:
     assert whole_sentences(text) == whole
+
+
+@pytest.mark.parametrize("line", ["Joy (removing the person's face color) 21 years old, smiling.",
+                                  "Bao and Diego (removing the person with the face color) 21 years of age, talking.",
+                                  "Joy (removing a person's face color) 18 years old."])
+def test_a_character_card_read_out_is_stage_text(line: str) -> None:
+    found = stage_text(line, NAMES)
+    assert found is not None and "character card" in found
