@@ -134,9 +134,12 @@ def clone_problems(experience: Experience) -> list[str]:
     # near-clones: three or more people whose field opens alike for every one of them ("A new
     # adventure: visiting the countryside..." five times) are one template filled five ways.
     # Two people may share an opening by chance; all of them do not.
+    # A field shorter than that ("Polite and serious.") that every other one opens with is the
+    # template itself, the others being it plus an ending.
     for field, value in fields.items():
-        heads = {tuple(value(i).split()[:CLONE_OPENING_WORDS]) for i in range(len(people))}
-        if len(people) >= 3 and len(heads) == 1 and len(next(iter(heads))) == CLONE_OPENING_WORDS:
+        opening = min(CLONE_OPENING_WORDS, *(len(value(i).split()) for i in range(len(people))))
+        heads = {tuple(value(i).split()[:opening]) for i in range(len(people))}
+        if len(people) >= 3 and len(heads) == 1 and opening >= CLONE_OPENING_WORDS - 1:
             problems.append(f"all {len(people)} participants' {field} open with the same words "
                             f"({' '.join(next(iter(heads)))!r})")
     return problems

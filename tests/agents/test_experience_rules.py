@@ -91,6 +91,22 @@ def test_every_participant_opening_a_field_alike_is_a_near_clone(experience: Exp
     assert "clones" not in experience_findings(changed(experience, two_alike))
 
 
+def test_one_participants_whole_field_opening_every_other_is_a_near_clone(experience: Experience) -> None:
+    # read in e4f7689's gate run: four speech styles, one the template and three it plus an ending
+    def template(d: dict[str, Any]) -> None:
+        for person, ending in zip(d["participants"], ("", " He has a passion for music.", " His hobby is wood."),
+                                  strict=True):
+            person["speech_style"] = f"Polite and serious.{ending}"
+
+    def short_and_common(d: dict[str, Any]) -> None:  # two words in common are too few to call a copy
+        for person, ending in zip(d["participants"], ("", " and slow.", " but warm."), strict=True):
+            person["speech_style"] = f"Very polite{ending}"
+
+    found = experience_findings(changed(experience, template))["clones"]
+    assert found == ["all 3 participants' speech_style open with the same words ('polite and serious')"]
+    assert "clones" not in experience_findings(changed(experience, short_and_common))
+
+
 def test_everyone_with_the_same_single_quality_is_a_clone(experience: Experience) -> None:
     def dazzling(d: dict[str, Any]) -> None:
         for person in d["participants"]:
