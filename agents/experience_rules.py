@@ -47,6 +47,8 @@ _STRAY_OPENING = re.compile(r"^\s*[),.;:!?}\]]")
 # Words every participant's field may not open with alike (clone_problems): four, so that a
 # common start ("She is a", "He loves to") stays allowed for three people and more.
 CLONE_OPENING_WORDS = 4
+# ... unless one of them is only a shorter opening of at least this many words, the template itself
+CLONE_TEMPLATE_MIN_WORDS = 3
 # A situation or topic sharing this much of its words with a shot's is that shot's, reworded;
 # below NEAR_COPY_MIN_WORDS words, shared words are common phrasing ("Moving house.").
 NEAR_COPY_SHARE = 0.8
@@ -137,9 +139,10 @@ def clone_problems(experience: Experience) -> list[str]:
     # A field shorter than that ("Polite and serious.") that every other one opens with is the
     # template itself, the others being it plus an ending.
     for field, value in fields.items():
-        opening = min(CLONE_OPENING_WORDS, *(len(value(i).split()) for i in range(len(people))))
-        heads = {tuple(value(i).split()[:opening]) for i in range(len(people))}
-        if len(people) >= 3 and len(heads) == 1 and opening >= CLONE_OPENING_WORDS - 1:
+        field_words = [value(i).split() for i in range(len(people))]
+        opening = min(CLONE_OPENING_WORDS, *map(len, field_words))
+        heads = {tuple(each[:opening]) for each in field_words}
+        if len(people) >= 3 and len(heads) == 1 and opening >= CLONE_TEMPLATE_MIN_WORDS:
             problems.append(f"all {len(people)} participants' {field} open with the same words "
                             f"({' '.join(next(iter(heads)))!r})")
     return problems
